@@ -1,0 +1,69 @@
+"""Migrations run from the models' metadata and the settings URL (never a URL in alembic.ini)."""
+
+from alembic import context
+from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
+
+import postforge.models  # noqa: F401 — registers every table on SQLModel.metadata
+from postforge.db import make_engine
+from postforge.models.base import UTCDateTime
+from postforge.settings import get_settings
+
+target_metadata = SQLModel.metadata
+
+
+def _url() -> str:
+    return context.config.attributes.get("database_url") or get_settings().sync_database_url
+
+
+def _render_item(type_: str, obj: object, autogen_context) -> str | bool:  # noqa: ANN001
+    """Write plain SQLAlchemy types into revisions so they never import application code."""
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
+def _options(url: str) -> dict:
+    return {
+        "target_metadata": target_metadata,
+        "compare_type": True,
+        "compare_server_default": False,
+        "render_item": _render_item,
+        # SQLite cannot ALTER most things in place; batch mode rebuilds the table.
+        "render_as_batch": url.startswith("sqlite"),
+    }
+
+
+def run_migrations_offline() -> None:
+    url = _url()
+    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **_options(url))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, **_options(str(connection.engine.url)))
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = _url()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, **_options(url))
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

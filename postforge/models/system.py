@@ -1,0 +1,51 @@
+"""Operational tables: API keys, the audit log and worker heartbeats."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from postforge.models.base import created_at_field, fk, json_field, time_field
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = fk("workspaces.id", ondelete="CASCADE")
+    created_by_id: int | None = fk("users.id", ondelete="SET NULL", nullable=True)
+    name: str = Field(max_length=120, nullable=False)
+    prefix: str = Field(max_length=16, unique=True, nullable=False)  # shown to people; not secret
+    key_hash: str = Field(max_length=64, unique=True, nullable=False)
+    scopes: list[str] = json_field(list)
+    last_used_at: datetime | None = time_field()
+    expires_at: datetime | None = time_field()
+    revoked_at: datetime | None = time_field()
+    created_at: datetime = created_at_field()
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_workspace_id_created_at", "workspace_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int | None = fk("workspaces.id", ondelete="SET NULL", nullable=True, index=False)
+    actor_user_id: int | None = fk("users.id", ondelete="SET NULL", nullable=True)
+    action: str = Field(max_length=64, nullable=False, index=True)
+    target_type: str = Field(default="", max_length=64, nullable=False)
+    target_id: str = Field(default="", max_length=64, nullable=False)
+    details: dict[str, Any] = json_field()
+    ip_address: str = Field(default="", max_length=64, nullable=False)
+    created_at: datetime = created_at_field()
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """The last time each Celery worker ran the heartbeat task; read by /api/health."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: str = Field(primary_key=True, max_length=255)
+    hostname: str = Field(default="", max_length=255, nullable=False)
+    pid: int = Field(default=0, nullable=False)
+    beat_at: datetime = created_at_field()

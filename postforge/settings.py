@@ -1,0 +1,217 @@
+"""One typed settings object, read from the environment (and an optional `.env`).
+
+Every default is the embedded mode: a SQLite file under `data/`, a Celery broker that needs
+no server, the offline AI provider, the sandbox platform and the sandbox checkout. Production
+sets `DATABASE_URL`, `REDIS_URL` and the API keys. A missing or malformed value stops the
+process at start-up with a message naming the variable (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Placeholders that must never reach production (copied from examples or left empty).
+_PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "dev-secret-key-not-for-production"}
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    environment: Literal["embedded", "production", "test"] = Field(
+        "embedded", description="embedded (laptop, no servers), production, or test."
+    )
+    data_dir: Path = Field(
+        PROJECT_ROOT / "data", description="Where embedded mode keeps its SQLite files, outbox and media."
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL. Empty: SQLite under DATA_DIR. Production: postgresql+psycopg://…"
+    )
+    redis_url: str = Field(
+        "", description="redis://… Celery broker, Reflex state manager, rate-limit store. Empty: embedded broker."
+    )
+    secret_key: str = Field(
+        DEV_SECRET_KEY, description="Signs sessions and internal requests. Required in production."
+    )
+    app_url: str = Field(
+        "http://localhost:3000", description="Public URL of the web app (links in emails, OAuth redirects)."
+    )
+    port: int = Field(3000, ge=1, le=65535, description="Port the web app listens on.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    # Worker
+    worker_concurrency: int = Field(2, ge=1, le=256, description="Celery worker processes/threads.")
+    heartbeat_interval_seconds: float = Field(
+        5.0, gt=0, le=300, description="How often beat asks a worker to record its heartbeat."
+    )
+    heartbeat_stale_seconds: float = Field(
+        60.0, gt=0, description="A worker heartbeat older than this is reported as dead."
+    )
+
+    # AI
+    anthropic_api_key: str = Field("", description="Claude API key. Empty: the offline sample generator.")
+    anthropic_base_url: str = Field("", description="Override the Anthropic API base URL (tests, proxies).")
+    anthropic_model: str = Field("claude-sonnet-4-6", description="Claude model id used for generation.")
+    anthropic_max_tokens: int = Field(1024, ge=64, le=64000, description="Max tokens per generation.")
+    anthropic_timeout_seconds: float = Field(60.0, gt=0, le=600, description="Timeout per Claude request.")
+
+    # Billing
+    stripe_secret_key: str = Field("", description="Stripe secret key. Empty: the sandbox checkout.")
+    stripe_webhook_secret: str = Field("", description="whsec_… secret that signs Stripe webhooks.")
+    stripe_api_base: str = Field("", description="Override the Stripe API base URL (tests).")
+    stripe_webhook_tolerance_seconds: int = Field(300, ge=0, le=86400, description="Max webhook age.")
+
+    # Social platforms
+    token_encryption_keys: str = Field(
+        "", description="Comma-separated Fernet keys, newest first, for tokens at rest. Required in production."
+    )
+    sandbox_platform_enabled: bool = Field(True, description="Offer the built-in sandbox social platform.")
+
+    # Mail
+    smtp_url: str = Field("", description="smtp://user:pass@host:port for outgoing mail. Empty: dev outbox.")
+    mail_from: str = Field("PostForge <noreply@localhost>", description="From address of outgoing mail.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith(("postgres://", "postgresql://")):
+            # Hosting providers hand out postgres:// URLs; psycopg 3 is the driver we ship.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        if value.startswith("postgresql+") and not value.startswith("postgresql+psycopg://"):
+            raise ValueError("PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://…")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("app_url", "anthropic_base_url", "stripe_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in {"smtp", "smtps"}:
+            raise ValueError("must be an smtp:// or smtps:// URL")
+        return value
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        from cryptography.fernet import Fernet
+
+        for key in filter(None, (k.strip() for k in value.split(","))):
+            try:
+                Fernet(key)
+            except Exception:
+                raise ValueError("each key must be a 32-byte url-safe base64 Fernet key") from None
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_servers_and_secrets(self) -> Settings:
+        if self.environment != "production":
+            return self
+        missing = []
+        if not self.database_url.startswith("postgresql"):
+            missing.append(("DATABASE_URL", "production needs a postgresql+psycopg:// URL"))
+        if not self.redis_url:
+            missing.append(("REDIS_URL", "production needs a Redis URL"))
+        if self.secret_key.strip().lower() in _PLACEHOLDER_SECRETS or len(self.secret_key) < 32:
+            missing.append(("SECRET_KEY", "production needs a random secret of at least 32 characters"))
+        if not self.token_encryption_keys.strip():
+            missing.append(("TOKEN_ENCRYPTION_KEYS", "production needs at least one Fernet key"))
+        if missing:
+            raise ValueError("; ".join(f"{name}: {why}" for name, why in missing))
+        return self
+
+    # Derived values -----------------------------------------------------------------
+
+    @property
+    def embedded(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def sync_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'postforge.db'}"
+
+    @property
+    def async_database_url(self) -> str:
+        url = self.sync_database_url
+        if url.startswith("sqlite:"):
+            return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+        return url  # psycopg 3 serves both sync and async engines
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.redis_url or f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.redis_url or f"db+sqlite:///{self.data_dir / 'celery-results.db'}"
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        return [k.strip() for k in self.token_encryption_keys.split(",") if k.strip()]
+
+    @property
+    def ai_provider(self) -> str:
+        return "anthropic" if self.anthropic_api_key else "offline"
+
+    @property
+    def checkout_mode(self) -> str:
+        return "stripe" if self.stripe_secret_key else "sandbox"
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item.get("loc", ()) if part != "__root__")
+        message = item.get("msg", "invalid value").removeprefix("Value error, ")
+        if field:
+            lines.append(f"{field.upper()}: {message}")
+        else:
+            lines.append(message)
+    return "Invalid configuration — " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, raising `SettingsError` that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
