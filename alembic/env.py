@@ -16,7 +16,7 @@ def _url() -> str:
     return context.config.attributes.get("database_url") or get_settings().sync_database_url
 
 
-def _render_item(type_: str, obj: object, autogen_context) -> str | bool:  # noqa: ANN001
+def _render_item(type_: str, obj: object, autogen_context) -> str | bool:
     """Write plain SQLAlchemy types into revisions so they never import application code."""
     if type_ != "type":
         return False

@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Placeholders that must never reach production (copied from examples or left empty).
 _PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", "dev-secret-key-not-for-production"}
-DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 — refused in production
 
 
 class SettingsError(RuntimeError):
@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL. Empty: SQLite under DATA_DIR. Production: postgresql+psycopg://…"
     )
     redis_url: str = Field(
-        "", description="redis://… Celery broker, Reflex state manager, rate-limit store. Empty: embedded broker."
+        "",
+        description="redis://… Celery broker, Reflex state, rate limits. Empty: embedded broker.",
     )
     secret_key: str = Field(
         DEV_SECRET_KEY, description="Signs sessions and internal requests. Required in production."
@@ -80,7 +81,8 @@ class Settings(BaseSettings):
 
     # Social platforms
     token_encryption_keys: str = Field(
-        "", description="Comma-separated Fernet keys, newest first, for tokens at rest. Required in production."
+        "",
+        description="Comma-separated Fernet keys, newest first, for tokens at rest. Required in production.",
     )
     sandbox_platform_enabled: bool = Field(True, description="Offer the built-in sandbox social platform.")
 

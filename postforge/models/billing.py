@@ -99,7 +99,9 @@ class Subscription(SQLModel, table=True):
     plan_id: int | None = fk("pricing_plans.id", ondelete="SET NULL", nullable=True)
     stripe_subscription_id: str = Field(max_length=255, unique=True, nullable=False)
     stripe_customer_id: str = Field(default="", max_length=255, nullable=False, index=True)
-    status: SubscriptionStatus = enum_field(SubscriptionStatus, "subscription_status", SubscriptionStatus.INCOMPLETE)
+    status: SubscriptionStatus = enum_field(
+        SubscriptionStatus, "subscription_status", SubscriptionStatus.INCOMPLETE
+    )
     current_period_end: datetime | None = time_field()
     cancel_at_period_end: bool = Field(default=False, nullable=False)
     created_at: datetime = created_at_field()
