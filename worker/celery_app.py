@@ -1,0 +1,94 @@
+"""The Celery application, configured from `postforge.settings`.
+
+Production uses Redis as broker and result backend. Embedded mode uses SQLite files under
+`DATA_DIR` (`sqla+sqlite://` broker, `db+sqlite://` results) so the worker and beat need no
+server. The database, never the broker, is the source of truth for what must be published.
+
+Start a worker with `celery -A worker.celery_app worker` and beat with `celery -A worker.celery_app beat`;
+both read the same environment (`DATABASE_URL`, `REDIS_URL`, `DATA_DIR`, …) as the web app.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+
+from postforge.settings import Settings, get_settings
+
+HEARTBEAT_TASK = "postforge.heartbeat"
+PING_TASK = "postforge.ping"
+
+# Redis re-delivers any message not acknowledged within this window — including messages
+# held back for an ETA/countdown. No ETA or task run may come near it: far-future work stays
+# in the database and a poller enqueues it when due, retries use short countdowns.
+REDIS_VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
+
+RESULT_EXPIRES = timedelta(days=1)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Every Celery setting PostForge uses, derived from one `Settings` object."""
+    config: dict[str, Any] = {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_result_backend,
+        # At-least-once delivery: a task is acknowledged after it ran, and requeued when its
+        # worker dies mid-run. Tasks are idempotent (they claim their rows in the database).
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        # A task still running when the broker connection drops will be redelivered anyway;
+        # cancelling it avoids two copies running at once.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "broker_connection_retry_on_startup": True,
+        "result_expires": RESULT_EXPIRES,
+        "task_default_queue": "default",
+        "worker_concurrency": settings.worker_concurrency,
+        # The worker is a process of its own: Celery's `-l` level also governs postforge's loggers.
+        "worker_hijack_root_logger": True,
+        "beat_schedule": beat_schedule(settings),
+    }
+    if settings.embedded:
+        # kombu hands sqla transport options straight to `create_engine` (so no `polling_interval`
+        # here — it would crash); a busy timeout lets web app, worker and beat share the file.
+        config["broker_transport_options"] = {"connect_args": {"timeout": 10}}
+        config["database_engine_options"] = {"connect_args": {"timeout": 10}}
+        config["beat_schedule_filename"] = str(settings.data_dir / "celerybeat-schedule")
+    else:
+        config["broker_transport_options"] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
+    return config
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    interval = settings.heartbeat_interval_seconds
+    return {
+        "record-worker-heartbeat": {
+            "task": HEARTBEAT_TASK,
+            "schedule": timedelta(seconds=interval),
+            # A heartbeat queued while no worker ran says nothing about liveness later on.
+            "options": {"expires": max(2 * interval, 10.0)},
+        },
+    }
+
+
+def configure_celery_app(app: Celery, settings: Settings) -> Celery:
+    """Point `app` at the broker and backend `settings` describe (tests use it with other settings)."""
+    if settings.embedded:
+        # The SQLite broker and result files live here; SQLite will not create the directory.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+def create_celery_app(settings: Settings | None = None) -> Celery:
+    app = Celery("postforge", include=["worker.tasks"])
+    return configure_celery_app(app, settings or get_settings())
+
+
+celery_app = create_celery_app()
