@@ -14,6 +14,7 @@ config = rx.Config(
     redis_url=settings.redis_url or None,
     state_manager_mode="redis" if settings.redis_url else "disk",
     frontend_port=settings.port,
+    backend_host=settings.host,
     backend_port=settings.port + 5000 if settings.port != 3000 else 8000,
     telemetry_enabled=False,
     show_built_with_reflex=False,

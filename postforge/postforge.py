@@ -1,8 +1,13 @@
+"""Builds the Reflex app: every page, state and model module is imported from here."""
+
 import reflex as rx
 
-app = rx.App()
+import postforge.models  # noqa: F401 — tables registered for Reflex and Alembic
+from postforge.api import build_api
+from postforge.pages import dashboard, landing, lists  # noqa: F401 — pages register themselves
 
-
-@rx.page(route="/")
-def index() -> rx.Component:
-    return rx.text("PostForge")
+app = rx.App(
+    api_transformer=build_api(),
+    html_lang="en",
+    head_components=[rx.el.meta(name="description", content="AI social media post generator and scheduler.")],
+)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     app_url: str = Field(
         "http://localhost:3000", description="Public URL of the web app (links in emails, OAuth redirects)."
     )
+    host: str = Field("127.0.0.1", description="Address the web app binds to (0.0.0.0 to serve a network).")
     port: int = Field(3000, ge=1, le=65535, description="Port the web app listens on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
@@ -94,14 +97,29 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url_scheme(cls, value: str) -> str:
         value = value.strip()
-        if value and not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
-        if value.startswith(("postgres://", "postgresql://")):
+        if not value:
+            return value
+        scheme, separator, rest = value.partition("://")
+        if scheme in {"postgres", "postgresql"}:
             # Hosting providers hand out postgres:// URLs; psycopg 3 is the driver we ship.
-            value = "postgresql+psycopg://" + value.split("://", 1)[1]
-        if value.startswith("postgresql+") and not value.startswith("postgresql+psycopg://"):
+            scheme = "postgresql+psycopg"
+        if scheme.startswith("postgresql+") and scheme != "postgresql+psycopg":
             raise ValueError("PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://…")
-        return value
+        if not separator or scheme not in {"sqlite", "postgresql+psycopg"}:
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        url = f"{scheme}://{rest}"
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid database URL (check host, port and credentials)") from None
+        if scheme == "postgresql+psycopg" and not (parsed.host or parsed.database):
+            raise ValueError("a postgresql+psycopg:// URL needs a host or a database name")
+        return url
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("redis_url")
     @classmethod

@@ -1,0 +1,173 @@
+"""The app shell every signed-in page uses: sidebar, header, content; light and dark; responsive."""
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from postforge import routes
+from postforge.state.shell import ShellState
+
+SIDEBAR_WIDTH = "15em"
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    active = rx.State.router.page.path == href
+    return rx.link(
+        rx.hstack(
+            rx.icon(icon, size=18),
+            rx.text(label, size="3"),
+            align="center",
+            spacing="3",
+            padding_x="0.75em",
+            padding_y="0.5em",
+            border_radius="var(--radius-3)",
+            width="100%",
+            background=rx.cond(active, rx.color("accent", 4), "transparent"),
+            color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+            _hover={"background": rx.color("accent", 3)},
+        ),
+        href=href,
+        underline="none",
+        width="100%",
+        aria_current=rx.cond(active, "page", "false"),
+    )
+
+
+def _nav() -> rx.Component:
+    return rx.vstack(
+        *[_nav_link(label, href, icon) for label, href, icon in routes.NAV_ITEMS],
+        spacing="1",
+        width="100%",
+    )
+
+
+def _brand() -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon("feather", size=22), rx.heading("PostForge", size="5"), align="center"),
+        href=routes.DASHBOARD,
+        underline="none",
+        color=rx.color("gray", 12),
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.box(
+        rx.vstack(_brand(), rx.divider(), _nav(), spacing="4", padding="1em", width="100%"),
+        display=["none", "none", "block"],
+        width=SIDEBAR_WIDTH,
+        min_width=SIDEBAR_WIDTH,
+        height="100vh",
+        position="sticky",
+        top="0",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+        as_="nav",
+        aria_label="Main",
+    )
+
+
+def _mobile_menu() -> rx.Component:
+    return rx.box(
+        rx.drawer.root(
+            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")),
+            rx.drawer.overlay(),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.vstack(
+                        rx.drawer.close(
+                            rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close menu")
+                        ),
+                        _nav(),
+                        spacing="3",
+                        padding="1em",
+                    ),
+                    width="16em",
+                    height="100%",
+                    background=rx.color("gray", 1),
+                )
+            ),
+            direction="left",
+        ),
+        display=["block", "block", "none"],
+    )
+
+
+def header() -> rx.Component:
+    return rx.hstack(
+        _mobile_menu(),
+        rx.hstack(
+            rx.icon("building-2", size=18),
+            rx.text(
+                rx.cond(ShellState.workspace_name != "", ShellState.workspace_name, "No workspace yet"),
+                weight="medium",
+                id="workspace-name",
+            ),
+            align="center",
+            spacing="2",
+        ),
+        rx.spacer(),
+        rx.link(
+            rx.badge(
+                rx.icon("coins", size=14),
+                rx.text(ShellState.credits, id="credit-balance"),
+                rx.text("credits"),
+                size="2",
+                variant="soft",
+                radius="full",
+            ),
+            href=routes.CREDITS,
+            underline="none",
+            aria_label="Credit balance",
+        ),
+        rx.color_mode.button(aria_label="Switch light and dark"),
+        align="center",
+        spacing="3",
+        padding_x="1.5em",
+        padding_y="0.75em",
+        width="100%",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        as_="header",
+    )
+
+
+def app_page(title: str, *children: rx.Component) -> rx.Component:
+    """Sidebar + header + a titled main area."""
+    return rx.hstack(
+        sidebar(),
+        rx.vstack(
+            header(),
+            rx.box(
+                rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),
+                *children,
+                padding=["1em", "1.5em", "2em"],
+                width="100%",
+                max_width="80em",
+                as_="main",
+            ),
+            spacing="0",
+            width="100%",
+            min_height="100vh",
+        ),
+        spacing="0",
+        width="100%",
+        align="start",
+    )
+
+
+def template(
+    route: str, title: str, on_load: Callable | list | None = None
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Register a shell page: the decorated function returns only the page's own content."""
+
+    def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        loads = [ShellState.load_shell]
+        if on_load is not None:
+            loads = on_load if isinstance(on_load, list) else [on_load]
+
+        @rx.page(route=route, title=f"{title} · PostForge", on_load=loads)
+        def page() -> rx.Component:
+            return app_page(title, content())
+
+        return page
+
+    return decorator

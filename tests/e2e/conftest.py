@@ -1,0 +1,155 @@
+"""Start the whole product the way `make run` does and drive it with Debian's Chromium."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ON_CI, ROOT
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_TIMEOUT_SECONDS = 300
+
+
+def _missing(what: str) -> None:
+    if ON_CI:
+        pytest.fail(f"CI=true requires {what}", pytrace=False)
+    pytest.skip(f"{what} is not available; install it to run browser tests")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningApp:
+    def __init__(self, url: str, data_dir: Path, log: Path) -> None:
+        self.url, self.data_dir, self.log = url, data_dir, log
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """`postforge run` (web + worker + beat, embedded) on a free port with its own data dir."""
+    if not Path(CHROMIUM).exists():
+        _missing(f"Chromium at {CHROMIUM}")
+    if not shutil.which("bun", path=_path_with_tools()):
+        _missing("bun (run `make install`)")
+    data_dir = tmp_path_factory.mktemp("app-data")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATH": _path_with_tools(),
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "PORT": str(port),
+        "APP_URL": f"http://127.0.0.1:{port}",
+        "HEARTBEAT_INTERVAL_SECONDS": "2",
+        "ENVIRONMENT": "embedded",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "0",
+        "REFLEX_HTTP_CLIENT_BIND_ADDRESS": "0.0.0.0",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+    }
+    log = data_dir / "postforge-run.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "postforge.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    app = RunningApp(f"http://127.0.0.1:{port}", data_dir, log)
+    try:
+        _wait_until_serving(app, process)
+        yield app
+    finally:
+        _stop(process)
+
+
+def _path_with_tools() -> str:
+    return f"{ROOT / '.tools' / 'bun' / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _wait_until_serving(app: RunningApp, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`postforge run` exited with {process.returncode}:\n{app.log_tail()}")
+        try:
+            if httpx.get(app.url + "/", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"the app did not serve within {START_TIMEOUT_SECONDS} s:\n{app.log_tail()}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser(running_app: RunningApp) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class ConsoleWatch:
+    """Collects console errors and uncaught page errors; a test fails on any of them."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001 — a Playwright page
+        self.errors: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+
+@pytest.fixture
+def page(browser, running_app: RunningApp) -> Iterator:  # noqa: ANN001
+    context = browser.new_context(base_url=running_app.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    watch = ConsoleWatch(page)
+    page.console_watch = watch
+    try:
+        yield page
+    finally:
+        context.close()
