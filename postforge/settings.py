@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     def _log_level_upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Web app, worker and beat must agree on one folder whatever directory each starts in.
+        return value.expanduser().resolve()
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url_scheme(cls, value: str) -> str:

@@ -11,7 +11,7 @@ def stat_card(
             rx.icon(icon, size=20, color=rx.color("accent", 10)),
             rx.vstack(
                 rx.text(label, size="2", color=rx.color("gray", 11)),
-                rx.heading(value, size="6", id=test_id or None),
+                rx.text(value, size="6", weight="bold", id=test_id or None),
                 rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10)))
                 if hint
                 else rx.fragment(),
@@ -28,7 +28,7 @@ def empty_state(icon: str, title: str, body: str, action: rx.Component | None = 
     return rx.center(
         rx.vstack(
             rx.icon(icon, size=32, color=rx.color("gray", 9)),
-            rx.heading(title, size="4"),
+            rx.heading(title, size="4", as_="h2"),
             rx.text(body, color=rx.color("gray", 11), text_align="center", max_width="32em"),
             action or rx.fragment(),
             align="center",

@@ -43,7 +43,7 @@ def _nav() -> rx.Component:
 
 def _brand() -> rx.Component:
     return rx.link(
-        rx.hstack(rx.icon("feather", size=22), rx.heading("PostForge", size="5"), align="center"),
+        rx.hstack(rx.icon("feather", size=22), rx.text("PostForge", size="5", weight="bold"), align="center"),
         href=routes.DASHBOARD,
         underline="none",
         color=rx.color("gray", 12),
@@ -52,7 +52,10 @@ def _brand() -> rx.Component:
 
 def sidebar() -> rx.Component:
     return rx.box(
-        rx.vstack(_brand(), rx.divider(), _nav(), spacing="4", padding="1em", width="100%"),
+        rx.el.nav(
+            rx.vstack(_brand(), rx.divider(), _nav(), spacing="4", padding="1em", width="100%"),
+            aria_label="Main",
+        ),
         display=["none", "none", "block"],
         width=SIDEBAR_WIDTH,
         min_width=SIDEBAR_WIDTH,
@@ -61,8 +64,6 @@ def sidebar() -> rx.Component:
         top="0",
         border_right=f"1px solid {rx.color('gray', 5)}",
         background=rx.color("gray", 2),
-        as_="nav",
-        aria_label="Main",
     )
 
 
@@ -77,7 +78,7 @@ def _mobile_menu() -> rx.Component:
                         rx.drawer.close(
                             rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close menu")
                         ),
-                        _nav(),
+                        rx.el.nav(_nav(), aria_label="Menu", width="100%"),
                         spacing="3",
                         padding="1em",
                     ),
@@ -93,6 +94,10 @@ def _mobile_menu() -> rx.Component:
 
 
 def header() -> rx.Component:
+    return rx.el.header(_header_bar(), width="100%")
+
+
+def _header_bar() -> rx.Component:
     return rx.hstack(
         _mobile_menu(),
         rx.hstack(
@@ -126,7 +131,6 @@ def header() -> rx.Component:
         padding_y="0.75em",
         width="100%",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
-        as_="header",
     )
 
 
@@ -136,13 +140,12 @@ def app_page(title: str, *children: rx.Component) -> rx.Component:
         sidebar(),
         rx.vstack(
             header(),
-            rx.box(
+            rx.el.main(
                 rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),
                 *children,
                 padding=["1em", "1.5em", "2em"],
                 width="100%",
                 max_width="80em",
-                as_="main",
             ),
             spacing="0",
             width="100%",

@@ -19,15 +19,16 @@ def _feature(icon: str, title: str, body: str) -> rx.Component:
 
 @rx.page(route=routes.LANDING, title="PostForge — write, schedule and publish social posts")
 def landing() -> rx.Component:
-    return rx.box(
+    return rx.el.main(
         rx.hstack(
-            rx.hstack(rx.icon("feather", size=22), rx.heading("PostForge", size="5"), align="center"),
+            rx.hstack(
+                rx.icon("feather", size=22), rx.text("PostForge", size="5", weight="bold"), align="center"
+            ),
             rx.spacer(),
             rx.color_mode.button(aria_label="Switch light and dark"),
             rx.link(rx.button("Open the app", id="open-app"), href=routes.DASHBOARD),
             padding="1em 2em",
             align="center",
-            as_="header",
         ),
         rx.center(
             rx.vstack(
@@ -59,8 +60,12 @@ def landing() -> rx.Component:
             )
         ),
         rx.grid(
-            _feature("sparkles", "AI drafts, metered by credits", "One credit per generation, streamed live."),
-            _feature("calendar-days", "A calendar that keeps time", "Drag posts around; DST never moves one."),
+            _feature(
+                "sparkles", "AI drafts, metered by credits", "One credit per generation, streamed live."
+            ),
+            _feature(
+                "calendar-days", "A calendar that keeps time", "Drag posts around; DST never moves one."
+            ),
             _feature("send", "Publishing you can trust", "Per-account retries, live status, no duplicates."),
             columns=rx.breakpoints(initial="1", sm="3"),
             spacing="4",
@@ -68,5 +73,4 @@ def landing() -> rx.Component:
             max_width="72em",
             margin="0 auto",
         ),
-        as_="main",
     )

@@ -83,9 +83,11 @@ def _account_card(account: AccountItem) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(rx.badge(account.platform), rx.badge(account.status, variant="outline")),
-            rx.heading(account.display_name, size="4"),
+            rx.heading(account.display_name, size="4", as_="h3"),
             rx.text(account.handle, color=rx.color("gray", 11)),
-            rx.cond(account.last_error != "", rx.text(account.last_error, color=rx.color("red", 11), size="2")),
+            rx.cond(
+                account.last_error != "", rx.text(account.last_error, color=rx.color("red", 11), size="2")
+            ),
             spacing="2",
         ),
         width="100%",
@@ -130,7 +132,9 @@ def credits_page() -> rx.Component:
                 ["When", "Type", "Amount", "Balance after", "Description"],
                 rx.foreach(CreditsState.entries, _ledger_row),
             ),
-            empty_state("coins", "No credit history", "Every credit spent, refunded or bought is listed here."),
+            empty_state(
+                "coins", "No credit history", "Every credit spent, refunded or bought is listed here."
+            ),
         ),
         spacing="4",
         width="100%",
@@ -163,7 +167,9 @@ def settings_page() -> rx.Component:
     return rx.card(
         rx.data_list.root(
             rx.data_list.item(rx.data_list.label("Workspace"), rx.data_list.value(ShellState.workspace_name)),
-            rx.data_list.item(rx.data_list.label("Time zone"), rx.data_list.value(ShellState.workspace_timezone)),
+            rx.data_list.item(
+                rx.data_list.label("Time zone"), rx.data_list.value(ShellState.workspace_timezone)
+            ),
             rx.data_list.item(rx.data_list.label("Post generator"), rx.data_list.value(ShellState.ai_mode)),
         ),
         max_width="36em",
@@ -173,7 +179,9 @@ def settings_page() -> rx.Component:
 def _health_row(item: HealthItem) -> rx.Component:
     return rx.table.row(
         rx.table.cell(item.name),
-        rx.table.cell(rx.cond(item.ok, rx.badge("ok", color_scheme="green"), rx.badge("down", color_scheme="red"))),
+        rx.table.cell(
+            rx.cond(item.ok, rx.badge("ok", color_scheme="green"), rx.badge("down", color_scheme="red"))
+        ),
         rx.table.cell(item.detail),
     )
 

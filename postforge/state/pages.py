@@ -42,7 +42,7 @@ class HealthItem(BaseModel):
     detail: str
 
 
-def _in_session(fn, *args):  # noqa: ANN001, ANN002 — a service function and its arguments
+def _in_session(fn, *args):
     with session_scope() as session:
         return fn(session, *args)
 
@@ -130,7 +130,11 @@ class AdminState(rx.State):
         report = await health.check_health_async()
         self.components = [
             HealthItem(name=name, ok=part.ok, detail=part.detail)
-            for name, part in (("Database", report.database), ("Broker", report.broker), ("Worker", report.worker))
+            for name, part in (
+                ("Database", report.database),
+                ("Broker", report.broker),
+                ("Worker", report.worker),
+            )
         ]
         counts = await asyncio.to_thread(_in_session, admin.system_counts)
         self.users, self.workspaces = counts.users, counts.workspaces

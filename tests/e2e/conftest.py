@@ -136,14 +136,19 @@ def browser(running_app: RunningApp) -> Iterator:
 class ConsoleWatch:
     """Collects console errors and uncaught page errors; a test fails on any of them."""
 
-    def __init__(self, page) -> None:  # noqa: ANN001 — a Playwright page
+    def __init__(self, page) -> None:
         self.errors: list[str] = []
         page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on(
+            "response",
+            lambda response: response.status >= 400
+            and self.errors.append(f"HTTP {response.status}: {response.url}"),
+        )
 
 
 @pytest.fixture
-def page(browser, running_app: RunningApp) -> Iterator:  # noqa: ANN001
+def page(browser, running_app: RunningApp) -> Iterator:
     context = browser.new_context(base_url=running_app.url, viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)

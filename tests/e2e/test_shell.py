@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from postforge import routes
 
 
-def test_landing_then_dashboard_then_every_nav_item(page, running_app) -> None:  # noqa: ANN001
+def test_landing_then_dashboard_then_every_nav_item(page, running_app) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Schedule everywhere")
 
@@ -29,7 +29,7 @@ def test_landing_then_dashboard_then_every_nav_item(page, running_app) -> None: 
     assert page.console_watch.errors == []
 
 
-def test_mobile_width_has_menu_instead_of_sidebar(browser, running_app) -> None:  # noqa: ANN001
+def test_mobile_width_has_menu_instead_of_sidebar(browser, running_app) -> None:
     context = browser.new_context(base_url=running_app.url, viewport={"width": 375, "height": 800})
     page = context.new_page()
     errors: list[str] = []
@@ -43,7 +43,7 @@ def test_mobile_width_has_menu_instead_of_sidebar(browser, running_app) -> None:
     assert errors == []
 
 
-def test_health_reports_worker_alive(running_app) -> None:  # noqa: ANN001
+def test_health_reports_worker_alive(running_app) -> None:
     deadline = time.monotonic() + 120
     body: dict = {}
     while time.monotonic() < deadline:
