@@ -142,8 +142,9 @@ class ConsoleWatch:
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on(
             "response",
-            lambda response: response.status >= 400
-            and self.errors.append(f"HTTP {response.status}: {response.url}"),
+            lambda response: (
+                response.status >= 400 and self.errors.append(f"HTTP {response.status}: {response.url}")
+            ),
         )
 
 
