@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Browser journeys last: the fast tiers report first, and the browser's event loop never
+    # overlaps an asyncio test.
+    items.sort(key=lambda item: "e2e" in Path(str(item.fspath)).parts)
     for item in items:
         path = Path(str(item.fspath))
         if "integration" in path.parts:

@@ -121,7 +121,9 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread, which must be
+# gone before any asyncio test runs.
+@pytest.fixture(scope="module")
 def browser(running_app: RunningApp) -> Iterator:
     from playwright.sync_api import sync_playwright
 
