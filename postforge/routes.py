@@ -10,6 +10,14 @@ CREDITS = "/credits"
 SETTINGS = "/settings"
 ADMIN = "/admin-console"  # "/admin" is reserved by Reflex's AdminDash mount
 
+SIGN_IN = "/sign-in"
+REGISTER = "/register"
+FORGOT_PASSWORD = "/forgot-password"  # noqa: S105 — a path, not a secret
+RESET_PASSWORD = "/reset-password"  # noqa: S105 — a path, not a secret
+ACCEPT_INVITE = "/invite"
+AUTH_COMPLETE = "/auth/complete"
+OUTBOX = "/dev/outbox"
+
 API_HEALTH = "/api/health"
 
 # (label, route, lucide icon) in sidebar order.

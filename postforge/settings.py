@@ -89,6 +89,26 @@ class Settings(BaseSettings):
     )
     sandbox_platform_enabled: bool = Field(True, description="Offer the built-in sandbox social platform.")
 
+    # Sign-in with external providers and identity webhooks
+    api_url: str = Field(
+        "", description="Public URL of the backend (OAuth callbacks, webhooks). Empty: APP_URL. Dev: :8000."
+    )
+    oidc_issuer: str = Field("", description="Issuer URL of a generic OpenID Connect provider. Empty: off.")
+    oidc_client_id: str = Field("", description="Client id registered at the OIDC provider.")
+    oidc_client_secret: str = Field("", description="Client secret registered at the OIDC provider.")
+    oidc_label: str = Field("Single sign-on", description="Button label for the generic OIDC provider.")
+    google_client_id: str = Field("", description="Google OAuth client id. Empty: no Google sign-in.")
+    google_client_secret: str = Field("", description="Google OAuth client secret.")
+    github_client_id: str = Field("", description="GitHub OAuth app client id. Empty: no GitHub sign-in.")
+    github_client_secret: str = Field("", description="GitHub OAuth app client secret.")
+    github_web_base: str = Field(
+        "https://github.com", description="GitHub web URL (GitHub Enterprise, tests)."
+    )
+    github_api_base: str = Field("https://api.github.com", description="GitHub API URL (Enterprise, tests).")
+    clerk_webhook_secret: str = Field(
+        "", description="whsec_… secret of the Clerk webhook endpoint. Empty: the endpoint answers 503."
+    )
+
     # Mail
     smtp_url: str = Field("", description="smtp://user:pass@host:port for outgoing mail. Empty: dev outbox.")
     mail_from: str = Field("PostForge <noreply@localhost>", description="From address of outgoing mail.")
@@ -135,7 +155,15 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
-    @field_validator("app_url", "anthropic_base_url", "stripe_api_base")
+    @field_validator(
+        "app_url",
+        "anthropic_base_url",
+        "stripe_api_base",
+        "api_url",
+        "oidc_issuer",
+        "github_web_base",
+        "github_api_base",
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")

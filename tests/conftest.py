@@ -36,6 +36,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its production cost takes ~0.1 s a hash; tests use the same algorithm, cheaply.
+
+    Tests marked `real_argon2` keep the production parameters.
+    """
+    if request.node.get_closest_marker("real_argon2"):
+        return
+    from argon2 import PasswordHasher
+
+    from postforge.services import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 def service_missing(what: str, how: str) -> None:
     """Fail on CI, skip elsewhere, always saying what is missing."""
     message = f"{what} is not reachable ({how})"

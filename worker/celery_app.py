@@ -19,6 +19,7 @@ from postforge.settings import Settings, get_settings
 
 HEARTBEAT_TASK = "postforge.heartbeat"
 PING_TASK = "postforge.ping"
+APPLY_IDENTITY_EVENT_TASK = "postforge.identity.apply_event"
 
 # Redis re-delivers any message not acknowledged within this window — including messages
 # held back for an ETA/countdown. No ETA or task run may come near it: far-future work stays

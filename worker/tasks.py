@@ -6,9 +6,10 @@ import os
 import socket
 from typing import Any
 
-from postforge.db import session_scope
+from postforge.db import get_engine, session_scope
 from postforge.services.heartbeat import record_heartbeat
-from worker.celery_app import HEARTBEAT_TASK, PING_TASK, celery_app
+from postforge.services.identity_webhooks import apply_identity_event
+from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, HEARTBEAT_TASK, PING_TASK, celery_app
 
 
 def _worker_name(request: Any) -> str:
@@ -30,3 +31,17 @@ def record_heartbeat_task(self) -> None:
 def ping_task(self) -> dict[str, Any]:
     """Answer with this worker's name: proves a message went broker → worker → result backend."""
     return {"pong": True, "worker": _worker_name(self.request)}
+
+
+@celery_app.task(
+    name=APPLY_IDENTITY_EVENT_TASK,
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def apply_identity_event_task(event_id: str) -> str:
+    """Apply a stored identity-provider webhook event (a redelivery changes nothing)."""
+    return apply_identity_event(get_engine(), event_id)

@@ -5,7 +5,11 @@ from starlette.routing import Route
 
 from postforge import routes
 from postforge.api.health import health
+from postforge.api.oauth import oauth_routes
+from postforge.api.webhooks import clerk_webhook_route
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[Route(routes.API_HEALTH, health, methods=["GET"])])
+    return Starlette(
+        routes=[Route(routes.API_HEALTH, health, methods=["GET"]), *oauth_routes(), clerk_webhook_route()]
+    )

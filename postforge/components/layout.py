@@ -5,7 +5,8 @@ from collections.abc import Callable
 import reflex as rx
 
 from postforge import routes
-from postforge.state.shell import ShellState
+from postforge.state.auth import AuthState
+from postforge.state.shell import ShellState, WorkspaceOption
 
 SIDEBAR_WIDTH = "15em"
 
@@ -34,11 +35,13 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
 
 
 def _nav() -> rx.Component:
-    return rx.vstack(
-        *[_nav_link(label, href, icon) for label, href, icon in routes.NAV_ITEMS],
-        spacing="1",
-        width="100%",
-    )
+    links = [
+        _nav_link(label, href, icon)
+        if href != routes.ADMIN
+        else rx.cond(ShellState.is_admin, _nav_link(label, href, icon))
+        for label, href, icon in routes.NAV_ITEMS
+    ]
+    return rx.vstack(*links, spacing="1", width="100%")
 
 
 def _brand() -> rx.Component:
@@ -93,6 +96,45 @@ def _mobile_menu() -> rx.Component:
     )
 
 
+def _workspace_option(option: WorkspaceOption) -> rx.Component:
+    return rx.select.item(option.name, value=option.id)
+
+
+def _workspace_switcher() -> rx.Component:
+    return rx.hstack(
+        rx.icon("building-2", size=18),
+        rx.text(ShellState.workspace_name, weight="medium", id="workspace-name", display=["none", "block"]),
+        rx.cond(
+            ShellState.workspace_options.length() > 1,
+            rx.select.root(
+                rx.select.trigger(placeholder="Switch workspace", aria_label="Switch workspace"),
+                rx.select.content(rx.foreach(ShellState.workspace_options, _workspace_option)),
+                value=ShellState.workspace_id.to_string(),
+                on_change=ShellState.switch_workspace,
+                size="1",
+            ),
+        ),
+        align="center",
+        spacing="2",
+    )
+
+
+def _user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.icon_button(
+                rx.icon("circle-user"), variant="ghost", aria_label="Account menu", id="account-menu"
+            )
+        ),
+        rx.menu.content(
+            rx.text(AuthState.user_email, size="1", color=rx.color("gray", 10), padding_x="0.75em"),
+            rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
+            rx.menu.separator(),
+            rx.menu.item("Sign out", on_click=AuthState.sign_out, color="red"),
+        ),
+    )
+
+
 def header() -> rx.Component:
     return rx.el.header(_header_bar(), width="100%")
 
@@ -100,16 +142,7 @@ def header() -> rx.Component:
 def _header_bar() -> rx.Component:
     return rx.hstack(
         _mobile_menu(),
-        rx.hstack(
-            rx.icon("building-2", size=18),
-            rx.text(
-                rx.cond(ShellState.workspace_name != "", ShellState.workspace_name, "No workspace yet"),
-                weight="medium",
-                id="workspace-name",
-            ),
-            align="center",
-            spacing="2",
-        ),
+        _workspace_switcher(),
         rx.spacer(),
         rx.link(
             rx.badge(
@@ -125,6 +158,7 @@ def _header_bar() -> rx.Component:
             aria_label="Credit balance",
         ),
         rx.color_mode.button(aria_label="Switch light and dark"),
+        _user_menu(),
         align="center",
         spacing="3",
         padding_x="1.5em",
@@ -163,9 +197,10 @@ def template(
     """Register a shell page: the decorated function returns only the page's own content."""
 
     def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        # Sign-in and membership are checked first; a page's own loader runs only after.
         loads = [ShellState.load_shell]
         if on_load is not None:
-            loads = on_load if isinstance(on_load, list) else [on_load]
+            loads += on_load if isinstance(on_load, list) else [on_load]
 
         @rx.page(route=route, title=f"{title} · PostForge", on_load=loads)
         def page() -> rx.Component:

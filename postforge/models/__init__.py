@@ -1,5 +1,6 @@
 """Every table, imported in one place so metadata, Alembic and Reflex see them all."""
 
+from postforge.models.auth import IdentityEvent, OAuthAttempt, PasswordResetToken
 from postforge.models.base import utcnow
 from postforge.models.billing import (
     Payment,
@@ -23,9 +24,9 @@ from postforge.models.posts import (
     PublishAttempt,
 )
 from postforge.models.social import AccountStatus, Platform, SocialAccount
-from postforge.models.system import ApiKey, AuditLog, WorkerHeartbeat
+from postforge.models.system import ApiKey, AuditLog, OutboxMessage, RateLimitCounter, WorkerHeartbeat
 from postforge.models.users import AuthIdentity, User, UserSession
-from postforge.models.workspaces import Brand, Membership, Role, Workspace
+from postforge.models.workspaces import Brand, Invite, Membership, Role, Workspace
 
 __all__ = [
     "AccountStatus",
@@ -36,8 +37,13 @@ __all__ = [
     "Brand",
     "CreditTransaction",
     "DestinationStatus",
+    "IdentityEvent",
+    "Invite",
     "MediaAsset",
     "Membership",
+    "OAuthAttempt",
+    "OutboxMessage",
+    "PasswordResetToken",
     "Payment",
     "PaymentStatus",
     "PlanKind",
@@ -49,6 +55,7 @@ __all__ = [
     "PostStatus",
     "PricingPlan",
     "PublishAttempt",
+    "RateLimitCounter",
     "Role",
     "SocialAccount",
     "StripeEvent",

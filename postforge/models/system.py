@@ -49,3 +49,27 @@ class WorkerHeartbeat(SQLModel, table=True):
     hostname: str = Field(default="", max_length=255, nullable=False)
     pid: int = Field(default=0, nullable=False)
     beat_at: datetime = created_at_field()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every email PostForge sends; in embedded mode this table is the inbox (dev outbox page)."""
+
+    __tablename__ = "outbox_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=320, nullable=False, index=True)
+    subject: str = Field(max_length=255, nullable=False)
+    body_text: str = Field(sa_type=sa.Text, nullable=False)
+    created_at: datetime = created_at_field()
+    sent_at: datetime | None = time_field()
+    error: str = Field(default="", sa_type=sa.Text, nullable=False)
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """Fixed-window attempt counters: the embedded stand-in for the Redis limiter."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: str = Field(primary_key=True, max_length=255)
+    count: int = Field(default=0, nullable=False)
+    window_ends_at: datetime = time_field(nullable=False)

@@ -46,6 +46,8 @@ class UserSession(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = fk("users.id", ondelete="CASCADE")
     token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    # The workspace this browser is working in (the header's switcher).
+    workspace_id: int | None = fk("workspaces.id", ondelete="SET NULL", nullable=True, index=False)
     user_agent: str = Field(default="", max_length=512, nullable=False)
     ip_address: str = Field(default="", max_length=64, nullable=False)
     created_at: datetime = created_at_field()

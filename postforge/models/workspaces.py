@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from postforge.models.base import created_at_field, enum_field, fk, json_field, updated_at_field
+from postforge.models.base import created_at_field, enum_field, fk, json_field, time_field, updated_at_field
 
 
 class Role(enum.StrEnum):
@@ -56,3 +56,21 @@ class Brand(SQLModel, table=True):
     sample_posts: list[str] = json_field(list)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class Invite(SQLModel, table=True):
+    """An emailed invitation: expiring, single use, for one workspace and one role."""
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = fk("workspaces.id", ondelete="CASCADE")
+    email: str = Field(max_length=320, nullable=False)
+    role: Role = enum_field(Role, "invite_role", Role.EDITOR)
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    invited_by_id: int | None = fk("users.id", ondelete="SET NULL", nullable=True)
+    created_at: datetime = created_at_field()
+    expires_at: datetime = time_field(nullable=False)
+    accepted_at: datetime | None = time_field()
+    accepted_by_id: int | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    revoked_at: datetime | None = time_field()

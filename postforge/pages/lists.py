@@ -162,20 +162,6 @@ def generate_page() -> rx.Component:
     )
 
 
-@template(route=routes.SETTINGS, title="Settings")
-def settings_page() -> rx.Component:
-    return rx.card(
-        rx.data_list.root(
-            rx.data_list.item(rx.data_list.label("Workspace"), rx.data_list.value(ShellState.workspace_name)),
-            rx.data_list.item(
-                rx.data_list.label("Time zone"), rx.data_list.value(ShellState.workspace_timezone)
-            ),
-            rx.data_list.item(rx.data_list.label("Post generator"), rx.data_list.value(ShellState.ai_mode)),
-        ),
-        max_width="36em",
-    )
-
-
 def _health_row(item: HealthItem) -> rx.Component:
     return rx.table.row(
         rx.table.cell(item.name),

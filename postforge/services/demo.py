@@ -6,7 +6,6 @@ new password), so `postforge run` can call it on every start.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -18,7 +17,6 @@ from postforge.models import (
     AccountStatus,
     AttemptOutcome,
     Brand,
-    CreditTransaction,
     DestinationStatus,
     Membership,
     Platform,
@@ -26,13 +24,12 @@ from postforge.models import (
     PostDestination,
     PostStatus,
     PublishAttempt,
-    Role,
     SocialAccount,
-    TransactionType,
     User,
     Workspace,
     utcnow,
 )
+from postforge.services.onboarding import create_personal_workspace
 from postforge.services.passwords import generate_password, hash_password
 
 DEMO_EMAIL = "demo@postforge.local"
@@ -41,7 +38,6 @@ DEMO_TIMEZONE = "Europe/Berlin"
 DEMO_WORKSPACE_NAME = "Demo workspace"
 DEMO_BRAND_NAME = "PostForge Demo"
 SANDBOX_ACCOUNT_ID = "sandbox-demo"
-WELCOME_BONUS_CREDITS = 10
 
 
 @dataclass(frozen=True)
@@ -87,8 +83,10 @@ def seed_demo(
     )
     session.add(user)
     session.flush()
-    workspace = _create_workspace(session, user)
-    _grant_welcome_bonus(session, workspace, user)
+    # The same personal workspace and welcome bonus every new account gets, under a demo name.
+    workspace = create_personal_workspace(session, user)
+    workspace.name = DEMO_WORKSPACE_NAME
+    session.add(workspace)
     brand = _create_brand(session, workspace)
     account = _create_sandbox_account(session, workspace, user)
     _create_example_posts(session, workspace, user, brand, account)
@@ -114,43 +112,6 @@ def _existing_demo(session: Session, user: User, password: str | None, reset_pas
         workspace_id=membership.workspace_id if membership else 0,
         created=False,
         password=new_password,
-    )
-
-
-def _create_workspace(session: Session, user: User) -> Workspace:
-    workspace = Workspace(
-        name=DEMO_WORKSPACE_NAME,
-        slug=_unique_slug(session, "demo"),
-        is_personal=True,
-        timezone=user.timezone,
-        created_by_id=user.id,
-    )
-    session.add(workspace)
-    session.flush()
-    session.add(Membership(workspace_id=workspace.id, user_id=user.id, role=Role.ADMIN))
-    return workspace
-
-
-def _unique_slug(session: Session, base: str) -> str:
-    slug = base
-    while session.exec(select(Workspace.id).where(Workspace.slug == slug)).first() is not None:
-        slug = f"{base}-{secrets.token_hex(3)}"
-    return slug
-
-
-def _grant_welcome_bonus(session: Session, workspace: Workspace, user: User) -> None:
-    workspace.credits += WELCOME_BONUS_CREDITS
-    session.add(workspace)
-    session.add(
-        CreditTransaction(
-            workspace_id=workspace.id,
-            user_id=user.id,
-            amount=WELCOME_BONUS_CREDITS,
-            type=TransactionType.BONUS,
-            description="Welcome bonus",
-            balance_after=workspace.credits,
-            idempotency_key=f"welcome-bonus:workspace:{workspace.id}",
-        )
     )
 
 

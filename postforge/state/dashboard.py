@@ -6,7 +6,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import dashboard, health, timefmt
+from postforge.services import dashboard, health, timefmt, workspaces
 from postforge.state.shell import ShellState
 
 
@@ -22,8 +22,9 @@ class StatusCount(BaseModel):
     count: int
 
 
-def _figures(workspace_id: int) -> dashboard.DashboardFigures:
+def _figures(user_id: int, workspace_id: int) -> dashboard.DashboardFigures:
     with session_scope() as session:
+        workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="read")
         return dashboard.dashboard_figures(session, workspace_id)
 
 
@@ -41,13 +42,14 @@ class DashboardState(rx.State):
     @rx.event
     async def load(self):
         shell = await self.get_state(ShellState)
-        await shell.load_shell()
+        if not shell.signed_in:
+            return
         report = await health.check_health_async()
         self.worker_ok = report.worker.ok
         self.worker_detail = report.worker.detail
         if not shell.workspace_id:
             return
-        figures = await asyncio.to_thread(_figures, shell.workspace_id)
+        figures = await asyncio.to_thread(_figures, shell.user_id, shell.workspace_id)
         self.total_posts = figures.total_posts
         self.scheduled_next_7_days = figures.scheduled_next_7_days
         self.connected_accounts = figures.connected_accounts

@@ -6,7 +6,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import accounts, admin, credits, health, posts, timefmt
+from postforge.services import accounts, admin, credits, health, posts, timefmt, workspaces
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
 
@@ -47,10 +47,16 @@ def _in_session(fn, *args):
         return fn(session, *args)
 
 
+def _read(fn, user_id: int, workspace_id: int):
+    """Membership is re-checked in the same transaction as the read (tenancy in one place)."""
+    with session_scope() as session:
+        workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="read")
+        return fn(session, workspace_id)
+
+
 async def _shell(state: rx.State) -> ShellState:
-    shell = await state.get_state(ShellState)
-    await shell.load_shell()
-    return shell
+    """The shell loaded by the same on_load chain (sign-in and membership already checked)."""
+    return await state.get_state(ShellState)
 
 
 class PostsState(rx.State):
@@ -62,7 +68,7 @@ class PostsState(rx.State):
         if not shell.workspace_id:
             self.posts = []
             return
-        rows = await asyncio.to_thread(_in_session, posts.list_posts, shell.workspace_id)
+        rows = await asyncio.to_thread(_read, posts.list_posts, shell.user_id, shell.workspace_id)
         self.posts = [
             PostItem(
                 id=row.id,
@@ -83,7 +89,7 @@ class AccountsState(rx.State):
     async def load(self):
         shell = await _shell(self)
         rows = (
-            await asyncio.to_thread(_in_session, accounts.list_accounts, shell.workspace_id)
+            await asyncio.to_thread(_read, accounts.list_accounts, shell.user_id, shell.workspace_id)
             if shell.workspace_id
             else []
         )
@@ -97,7 +103,7 @@ class CreditsState(rx.State):
     async def load(self):
         shell = await _shell(self)
         rows = (
-            await asyncio.to_thread(_in_session, credits.ledger_page, shell.workspace_id)
+            await asyncio.to_thread(_read, credits.ledger_page, shell.user_id, shell.workspace_id)
             if shell.workspace_id
             else []
         )
@@ -126,7 +132,9 @@ class AdminState(rx.State):
 
     @rx.event
     async def load(self):
-        await _shell(self)
+        shell = await _shell(self)
+        if not shell.is_admin:
+            return rx.redirect("/dashboard")
         report = await health.check_health_async()
         self.components = [
             HealthItem(name=name, ok=part.ok, detail=part.detail)

@@ -1,36 +1,81 @@
-"""What the app shell shows on every page: the workspace, its balance, the worker's pulse."""
+"""What the app shell shows on every page: the signed-in member's workspace and its balance."""
 
 import asyncio
 
 import reflex as rx
+from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.services import workspaces
+from postforge.services.errors import ServiceError
 from postforge.settings import get_settings
+from postforge.state.auth import AuthState
 
 
-def _load_workspace() -> workspaces.WorkspaceSummary | None:
+class WorkspaceOption(BaseModel):
+    id: str
+    name: str
+    role: str
+
+
+def _load(user_id: int, preferred: int):
     with session_scope() as session:
-        return workspaces.default_workspace(session)
+        options = workspaces.list_memberships(session, user_id)
+        if not options:
+            return None, options
+        return workspaces.current_workspace_for(session, user_id, preferred or None), options
 
 
-class ShellState(rx.State):
+def _switch(user_id: int, session_id: int, workspace_id: int) -> None:
+    with session_scope() as session:
+        workspaces.switch_workspace(
+            session, user_id=user_id, session_id=session_id, workspace_id=workspace_id
+        )
+
+
+class ShellState(AuthState):
     workspace_id: int = 0
     workspace_name: str = ""
     workspace_timezone: str = "UTC"
+    workspace_role: str = ""
     credits: int = 0
     ai_mode: str = ""
-    loaded: bool = False
+    workspace_options: list[WorkspaceOption] = []
+
+    @rx.var
+    def can_write(self) -> bool:
+        return self.workspace_role in ("admin", "editor")
+
+    @rx.var
+    def is_workspace_admin(self) -> bool:
+        return self.workspace_role == "admin"
 
     @rx.event
     async def load_shell(self):
-        summary = await asyncio.to_thread(_load_workspace)
+        """Sign-in check first, then the member's current workspace (membership re-checked)."""
+        context = await self.current_user()
+        if context is None:
+            return AuthState.require_login
+        current, options = await asyncio.to_thread(_load, context.user_id, self._session_workspace_id)
         self.ai_mode = "Claude" if get_settings().ai_provider == "anthropic" else "Offline samples"
-        self.loaded = True
-        if summary is None:
-            self.workspace_id, self.workspace_name, self.credits = 0, "", 0
-            return
-        self.workspace_id = summary.id
-        self.workspace_name = summary.name
-        self.workspace_timezone = summary.timezone
-        self.credits = summary.credits
+        self.workspace_options = [
+            WorkspaceOption(id=str(option.id), name=option.name, role=option.role) for option in options
+        ]
+        if current is None:
+            self.workspace_id, self.workspace_name, self.credits, self.workspace_role = 0, "", 0, ""
+            return None
+        self.workspace_id, self.workspace_name = current.id, current.name
+        self.workspace_timezone, self.credits = current.timezone, current.credits
+        self.workspace_role = current.role
+        return None
+
+    @rx.event
+    async def switch_workspace(self, workspace_id: str):
+        context = await self.current_user()
+        if context is None:
+            return AuthState.require_login
+        try:
+            await asyncio.to_thread(_switch, context.user_id, context.session_id, int(workspace_id))
+        except (ValueError, ServiceError) as error:
+            return rx.toast.error(getattr(error, "message", "That workspace is not available."))
+        return rx.redirect(self.router.url.path or "/dashboard")

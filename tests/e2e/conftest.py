@@ -1,6 +1,7 @@
 """Start the whole product the way `make run` does and drive it with Debian's Chromium."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -45,6 +46,12 @@ def _free_port() -> int:
 class RunningApp:
     def __init__(self, url: str, data_dir: Path, log: Path) -> None:
         self.url, self.data_dir, self.log = url, data_dir, log
+
+    def demo_credentials(self) -> tuple[str, str]:
+        """The demo user's email and password, as `postforge run` printed them."""
+        found = re.search(r"Demo user: (\S+)\s+password: (\S+)", self.log.read_text(errors="replace"))
+        assert found, f"no demo credentials in the run log:\n{self.log_tail()}"
+        return found.group(1), found.group(2)
 
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -161,3 +168,9 @@ def page(browser, running_app: RunningApp) -> Iterator:
         yield page
     finally:
         context.close()
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -1,4 +1,4 @@
-"""The first visit: landing page, dashboard with real figures, every nav link, no console error."""
+"""First visits: the landing page, the sign-in wall, the demo workspace's dashboard and the nav."""
 
 import re
 import time
@@ -7,21 +7,35 @@ import httpx
 from playwright.sync_api import expect
 
 from postforge import routes
+from tests.e2e.conftest import sign_in
 
 
-def test_landing_then_dashboard_then_every_nav_item(page, running_app) -> None:
+def test_landing_page_is_public(page) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Schedule everywhere")
+    assert page.console_watch.errors == []
 
-    page.get_by_role("link", name="Go to the dashboard").click()
+
+def test_signed_out_visit_comes_back_to_the_page_asked_for(page, running_app) -> None:
+    page.goto(routes.POSTS)
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=%2Fposts$"))
+    sign_in(page, *running_app.demo_credentials())
+    expect(page).to_have_url(re.compile(routes.POSTS + "$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Posts")
+    assert page.console_watch.errors == []
+
+
+def test_demo_dashboard_has_real_figures_and_every_nav_item_works(page, running_app) -> None:
+    page.goto(routes.SIGN_IN)
+    sign_in(page, *running_app.demo_credentials())
     expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
-    # Figures come from the seeded demo workspace: 10 welcome credits, its example posts.
+    # Figures come from the seeded demo workspace: 10 welcome credits and its example posts.
     expect(page.locator("#workspace-name")).to_have_text("Demo workspace")
     expect(page.locator("#credit-balance")).to_have_text("10")
     expect(page.locator("#stat-total-posts")).not_to_have_text("0")
 
     nav = page.get_by_role("navigation", name="Main")
-    for label, route, _icon in routes.NAV_ITEMS:
+    for label, route, _icon in routes.NAV_ITEMS:  # the demo user is a site admin: Admin shows too
         nav.get_by_role("link", name=label).click()
         expect(page).to_have_url(re.compile(re.escape(route) + "$"))
         expect(page.get_by_role("heading", level=1)).to_have_text(label)
@@ -34,10 +48,12 @@ def test_mobile_width_has_menu_instead_of_sidebar(browser, running_app) -> None:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(routes.DASHBOARD)
+    page.goto(routes.SIGN_IN)
+    sign_in(page, *running_app.demo_credentials())
+    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
     expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
     page.get_by_role("button", name="Open menu").click()
-    page.get_by_role("link", name="Posts").click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Posts").click()
     expect(page).to_have_url(re.compile(routes.POSTS + "$"))
     context.close()
     assert errors == []

@@ -20,6 +20,7 @@ from postforge.models import (
     utcnow,
 )
 from postforge.services.demo import seed_demo
+from postforge.services.onboarding import welcome_bonus_key
 from postforge.services.passwords import verify_password
 
 
@@ -107,7 +108,7 @@ def test_welcome_bonus_is_ten_credits_and_the_balance_equals_the_ledger(sqlite_e
     assert sum(row.amount for row in ledger) == workspace.credits
     [bonus] = ledger
     assert (bonus.type, bonus.amount, bonus.balance_after) == (TransactionType.BONUS, 10, 10)
-    assert bonus.idempotency_key == f"welcome-bonus:workspace:{workspace.id}"
+    assert bonus.idempotency_key == welcome_bonus_key(result.user_id)
 
 
 def test_the_printed_password_signs_in(sqlite_engine):

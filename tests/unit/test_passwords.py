@@ -2,6 +2,8 @@ import pytest
 
 from postforge.services.passwords import generate_password, hash_password, needs_rehash, verify_password
 
+pytestmark = pytest.mark.real_argon2
+
 
 def test_hash_is_argon2id_and_verifies_the_same_password():
     password_hash = hash_password("correct horse battery staple")

@@ -1,0 +1,209 @@
+"""Sign-in, registration, password reset and invite acceptance forms.
+
+Handlers pass the form's values to the accounts services and show their refusal messages next
+to the field they name; the typed values stay in the form (nothing the user typed is lost).
+"""
+
+import asyncio
+
+import reflex as rx
+
+from postforge import routes
+from postforge.db import session_scope
+from postforge.services import accounts_auth, oidc, workspaces
+from postforge.services.errors import RateLimited, ServiceError
+from postforge.state.auth import AuthState, safe_next
+
+
+def _client_ip(state: rx.State) -> str:
+    headers = state.router.headers
+    forwarded = (getattr(headers, "x_forwarded_for", "") or "").split(",")[0].strip()
+    return forwarded or getattr(state.router.session, "client_ip", "") or ""
+
+
+def _user_agent(state: rx.State) -> str:
+    return (getattr(state.router.headers, "user_agent", "") or "")[:512]
+
+
+class FormState(AuthState):
+    error: str = ""
+    error_field: str = ""
+    notice: str = ""
+    busy: bool = False
+
+    def _fail(self, error: ServiceError) -> None:
+        self.error = error.message
+        self.error_field = error.field or ""
+        self.busy = False
+
+    def _clear(self) -> None:
+        self.error, self.error_field, self.notice, self.busy = "", "", "", True
+
+
+class SignInState(FormState):
+    email: str = ""
+    next_path: str = ""
+
+    @rx.event
+    def set_email(self, value: str):
+        self.email = value
+
+    @rx.event
+    async def load(self):
+        self.next_path = safe_next(self.router.url.query_parameters.get("next", routes.DASHBOARD))
+        return AuthState.redirect_if_signed_in
+
+    @rx.event
+    async def submit(self, form: dict):
+        self._clear()
+        self.email = str(form.get("email", ""))
+        password = str(form.get("password", ""))
+        ip, agent = _client_ip(self), _user_agent(self)
+
+        def work() -> str:
+            with session_scope() as session:
+                user = accounts_auth.authenticate(session, email=self.email, password=password, ip=ip)
+                return accounts_auth.create_session(session, user, user_agent=agent, ip=ip)
+
+        try:
+            token = await asyncio.to_thread(work)
+        except RateLimited as error:
+            self._fail(error)
+            return None
+        except ServiceError as error:
+            self._fail(error)
+            return None
+        self.busy = False
+        return self.start_session(token, self.next_path)
+
+
+class RegisterState(FormState):
+    name: str = ""
+    email: str = ""
+    timezone: str = "UTC"
+
+    @rx.event
+    def set_timezone(self, value: str):
+        self.timezone = value if isinstance(value, str) and value else "UTC"
+
+    @rx.event
+    def detect_timezone(self):
+        """Start from the browser's own zone; the settings page changes it later."""
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone", callback=RegisterState.set_timezone
+        )
+
+    @rx.event
+    async def submit(self, form: dict):
+        self._clear()
+        self.name = str(form.get("name", ""))
+        self.email = str(form.get("email", ""))
+        password = str(form.get("password", ""))
+        timezone = str(form.get("timezone", "") or self.timezone or "UTC")
+        ip, agent = _client_ip(self), _user_agent(self)
+
+        def work() -> str:
+            with session_scope() as session:
+                user = accounts_auth.register(
+                    session, email=self.email, password=password, name=self.name, timezone=timezone, ip=ip
+                )
+                return accounts_auth.create_session(session, user, user_agent=agent, ip=ip)
+
+        try:
+            token = await asyncio.to_thread(work)
+        except ServiceError as error:
+            self._fail(error)
+            return None
+        self.busy = False
+        return self.start_session(token, routes.DASHBOARD)
+
+
+class ForgotPasswordState(FormState):
+    email: str = ""
+
+    @rx.event
+    async def submit(self, form: dict):
+        self._clear()
+        self.email = str(form.get("email", ""))
+        ip = _client_ip(self)
+
+        def work() -> None:
+            with session_scope() as session:
+                accounts_auth.request_password_reset(session, email=self.email, ip=ip)
+
+        try:
+            await asyncio.to_thread(work)
+        except ServiceError as error:
+            self._fail(error)
+            return
+        self.busy = False
+        self.notice = (
+            "If an account uses that address, a reset link is on its way. It works once, for one hour."
+        )
+
+
+class ResetPasswordState(FormState):
+    @rx.event
+    async def submit(self, form: dict):
+        self._clear()
+        token = self.router.url.query_parameters.get("token", "")
+        password = str(form.get("password", ""))
+        agent, ip = _user_agent(self), _client_ip(self)
+
+        def work() -> str:
+            with session_scope() as session:
+                user = accounts_auth.reset_password(session, token=token, new_password=password)
+                return accounts_auth.create_session(session, user, user_agent=agent, ip=ip)
+
+        try:
+            session_token = await asyncio.to_thread(work)
+        except ServiceError as error:
+            self._fail(error)
+            return None
+        self.busy = False
+        return [self.start_session(session_token, routes.DASHBOARD), rx.toast.success("Password changed.")]
+
+
+class AcceptInviteState(FormState):
+    @rx.event
+    async def load(self):
+        self.error, self.notice = "", ""
+        context = await self.current_user()
+        if context is None:
+            return AuthState.require_login
+        token = self.router.url.query_parameters.get("token", "")
+
+        def work() -> None:
+            with session_scope() as session:
+                joined = workspaces.accept_invite(session, token=token, user_id=context.user_id)
+                workspaces.switch_workspace(
+                    session, user_id=context.user_id, session_id=context.session_id, workspace_id=joined.id
+                )
+
+        try:
+            await asyncio.to_thread(work)
+        except ServiceError as error:
+            self.error = error.message
+            return None
+        return [rx.toast.success("You joined the workspace."), rx.redirect(routes.DASHBOARD)]
+
+
+class AuthCompleteState(AuthState):
+    """Lands here after an OIDC provider: trade the one-time handoff code for a session."""
+
+    error: str = ""
+
+    @rx.event
+    async def load(self):
+        code = self.router.url.query_parameters.get("code", "")
+
+        def work() -> str:
+            with session_scope() as session:
+                return oidc.exchange_handoff(session, code)
+
+        try:
+            token = await asyncio.to_thread(work)
+        except ServiceError as error:
+            self.error = error.message
+            return None
+        return self.start_session(token, oidc.safe_next_path(self.router.url.query_parameters.get("next")))

@@ -1,0 +1,251 @@
+"""Settings page: profile, password, sessions, and (for admins) members and invitations."""
+
+import asyncio
+
+import reflex as rx
+from pydantic import BaseModel
+
+from postforge.db import session_scope
+from postforge.services import accounts_auth, timefmt, workspaces
+from postforge.services.errors import ServiceError
+from postforge.state.shell import ShellState
+
+ROLE_CHOICES = ["admin", "editor", "viewer"]
+
+
+class SessionItem(BaseModel):
+    id: int
+    device: str
+    ip_address: str
+    last_seen: str
+    current: bool
+
+
+class MemberItem(BaseModel):
+    user_id: int
+    name: str
+    email: str
+    role: str
+
+
+class InviteItem(BaseModel):
+    id: int
+    email: str
+    role: str
+    expires: str
+
+
+def _run(fn, *args, **kwargs):
+    with session_scope() as session:
+        return fn(session, *args, **kwargs)
+
+
+class SettingsState(rx.State):
+    name: str = ""
+    timezone: str = "UTC"
+    timezone_query: str = ""
+    timezone_matches: list[str] = []
+    sessions: list[SessionItem] = []
+    members: list[MemberItem] = []
+    invites: list[InviteItem] = []
+    invite_email: str = ""
+    invite_role: str = "editor"
+    team_name: str = ""
+    error: str = ""
+
+    @rx.event
+    def set_name(self, value: str):
+        self.name = value
+
+    @rx.event
+    def set_invite_email(self, value: str):
+        self.invite_email = value
+
+    @rx.event
+    def set_invite_role(self, value: str):
+        self.invite_role = value if value in ROLE_CHOICES else "editor"
+
+    @rx.event
+    def set_team_name(self, value: str):
+        self.team_name = value
+
+    @rx.event
+    def search_timezones(self, query: str):
+        self.timezone_query = query
+        needle = query.strip().lower().replace(" ", "_")
+        zones = accounts_auth.list_timezones()
+        self.timezone_matches = [z for z in zones if needle in z.lower()][:12] if needle else []
+
+    @rx.event
+    def pick_timezone(self, zone: str):
+        self.timezone, self.timezone_query, self.timezone_matches = zone, "", []
+
+    async def _shell(self) -> ShellState:
+        return await self.get_state(ShellState)
+
+    @rx.event
+    async def load(self):
+        shell = await self._shell()
+        if not shell.signed_in:
+            return
+        self.name, self.timezone, self.error = shell.user_name, shell.user_timezone, ""
+        await self._reload_lists(shell)
+
+    async def _reload_lists(self, shell: ShellState) -> None:
+        rows = await asyncio.to_thread(
+            _run, accounts_auth.list_sessions, shell.user_id, current_token=shell.session_token
+        )
+        self.sessions = [
+            SessionItem(
+                id=row.id,
+                device=row.user_agent or "Unknown browser",
+                ip_address=row.ip_address,
+                last_seen=timefmt.format_local(row.last_seen_at, shell.user_timezone),
+                current=row.current,
+            )
+            for row in rows
+        ]
+        self.members, self.invites = [], []
+        if shell.is_workspace_admin and shell.workspace_id:
+            members = await asyncio.to_thread(
+                _run, workspaces.list_members, actor_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+            invites = await asyncio.to_thread(
+                _run, workspaces.list_invites, actor_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+            self.members = [
+                MemberItem(user_id=m.user_id, name=m.name, email=m.email, role=m.role) for m in members
+            ]
+            self.invites = [
+                InviteItem(
+                    id=i.id,
+                    email=i.email,
+                    role=i.role,
+                    expires=timefmt.format_local(i.expires_at, shell.user_timezone),
+                )
+                for i in invites
+            ]
+
+    async def _attempt(self, work, success: str):
+        """Run one service call; a refusal becomes an error toast and leaves the form as typed."""
+        shell = await self._shell()
+        if await shell.current_user() is None:
+            return ShellState.require_login
+        try:
+            result = await asyncio.to_thread(work, shell)
+        except ServiceError as error:
+            self.error = error.message
+            return rx.toast.error(error.message)
+        self.error = ""
+        await self._reload_lists(shell)
+        return [rx.toast.success(success), *(result if isinstance(result, list) else [])]
+
+    @rx.event
+    async def save_profile(self):
+        name, zone = self.name, self.timezone
+
+        def work(shell: ShellState):
+            _run(accounts_auth.update_profile, shell.user_id, name=name, timezone=zone)
+            shell.user_name, shell.user_timezone = name.strip(), zone
+
+        return await self._attempt(work, "Profile saved.")
+
+    @rx.event
+    async def change_password(self, form: dict):
+        current, new = str(form.get("current_password", "")), str(form.get("new_password", ""))
+
+        def work(shell: ShellState):
+            token = _run(
+                accounts_auth.change_password,
+                shell.user_id,
+                current=current,
+                new=new,
+                current_token=shell.session_token,
+            )
+            shell.session_token = token  # every other browser is signed out; this one continues
+            return [rx.set_value("current_password", ""), rx.set_value("new_password", "")]
+
+        return await self._attempt(work, "Password changed. Every other browser was signed out.")
+
+    @rx.event
+    async def revoke(self, session_id: int):
+        return await self._attempt(
+            lambda shell: _run(accounts_auth.revoke_session, shell.user_id, int(session_id)), "Signed out."
+        )
+
+    @rx.event
+    async def sign_out_everywhere(self):
+        shell = await self._shell()
+        if shell.signed_in:
+            await asyncio.to_thread(_run, accounts_auth.sign_out_everywhere, shell.user_id)
+        return ShellState.sign_out
+
+    @rx.event
+    async def invite(self):
+        email, role = self.invite_email, self.invite_role
+
+        def work(shell: ShellState):
+            _run(
+                workspaces.invite_member,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                email=email,
+                role=role,
+            )
+            self.invite_email = ""
+
+        return await self._attempt(work, f"Invitation sent to {email.strip()}.")
+
+    @rx.event
+    async def revoke_invite(self, invite_id: int):
+        return await self._attempt(
+            lambda shell: _run(
+                workspaces.revoke_invite,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                invite_id=int(invite_id),
+            ),
+            "Invitation withdrawn.",
+        )
+
+    @rx.event
+    async def change_role(self, member_user_id: int, role: str):
+        return await self._attempt(
+            lambda shell: _run(
+                workspaces.change_role,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                member_user_id=int(member_user_id),
+                role=role,
+            ),
+            "Role changed.",
+        )
+
+    @rx.event
+    async def remove_member(self, member_user_id: int):
+        return await self._attempt(
+            lambda shell: _run(
+                workspaces.remove_member,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                member_user_id=int(member_user_id),
+            ),
+            "Member removed.",
+        )
+
+    @rx.event
+    async def create_team(self):
+        name = self.team_name
+
+        def work(shell: ShellState):
+            created = _run(workspaces.create_team_workspace, shell.user_id, name)
+            _run(
+                workspaces.switch_workspace,
+                user_id=shell.user_id,
+                session_id=shell._session_id,
+                workspace_id=created.id,
+            )
+            self.team_name = ""
+            return [rx.redirect("/settings")]
+
+        return await self._attempt(work, f"Workspace “{name.strip()}” created.")

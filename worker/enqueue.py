@@ -1,0 +1,11 @@
+"""The web process's side of the queue: services hand work over through ports wired here."""
+
+from postforge.services import identity_webhooks
+from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, celery_app
+
+
+def install() -> None:
+    """Connect the services' enqueue ports to Celery (called once when the web app starts)."""
+    identity_webhooks.register_enqueuer(
+        lambda event_id: celery_app.send_task(APPLY_IDENTITY_EVENT_TASK, args=[event_id])
+    )
