@@ -20,6 +20,8 @@ from postforge.settings import Settings, get_settings
 HEARTBEAT_TASK = "postforge.heartbeat"
 PING_TASK = "postforge.ping"
 APPLY_IDENTITY_EVENT_TASK = "postforge.identity.apply_event"
+SWEEP_TASK = "postforge.housekeeping.sweep"
+SWEEP_INTERVAL_SECONDS = 60.0
 
 # Redis re-delivers any message not acknowledged within this window — including messages
 # held back for an ETA/countdown. No ETA or task run may come near it: far-future work stays
@@ -74,6 +76,11 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "schedule": timedelta(seconds=interval),
             # A heartbeat queued while no worker ran says nothing about liveness later on.
             "options": {"expires": max(2 * interval, 10.0)},
+        },
+        "sweep-sign-in-leftovers": {
+            "task": SWEEP_TASK,
+            "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
+            "options": {"expires": SWEEP_INTERVAL_SECONDS},
         },
     }
 

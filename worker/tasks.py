@@ -7,9 +7,10 @@ import socket
 from typing import Any
 
 from postforge.db import get_engine, session_scope
+from postforge.services import housekeeping
 from postforge.services.heartbeat import record_heartbeat
 from postforge.services.identity_webhooks import apply_identity_event
-from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, HEARTBEAT_TASK, PING_TASK, celery_app
+from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, HEARTBEAT_TASK, PING_TASK, SWEEP_TASK, celery_app
 
 
 def _worker_name(request: Any) -> str:
@@ -45,3 +46,16 @@ def ping_task(self) -> dict[str, Any]:
 def apply_identity_event_task(event_id: str) -> str:
     """Apply a stored identity-provider webhook event (a redelivery changes nothing)."""
     return apply_identity_event(get_engine(), event_id)
+
+
+@celery_app.task(name=SWEEP_TASK, ignore_result=True)
+def sweep_housekeeping_task() -> dict[str, int]:
+    """Purge expired sign-in rows and re-enqueue identity events whose first enqueue was lost."""
+    result = housekeeping.sweep(get_engine())
+    for event_id in result.events_to_apply:
+        apply_identity_event_task.delay(event_id)
+    return {
+        "expired_attempts": result.expired_attempts,
+        "expired_counters": result.expired_counters,
+        "requeued_events": len(result.events_to_apply),
+    }
