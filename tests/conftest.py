@@ -7,6 +7,7 @@ is a failure; elsewhere the tests skip with a message that says what to start.
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,34 +60,32 @@ def service_missing(what: str, how: str) -> None:
     pytest.skip(f"{message}; start it to run this test")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test session, dropped at the end."""
+@contextmanager
+def _throwaway_postgres_database() -> Iterator[str]:
     admin = postgres_admin_url()
-    name = f"postforge_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"postforge_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         url = create_postgres_database(admin, name)
-    except Exception as error:
+    except Exception as error:  # any connection error means "not there"
         service_missing("PostgreSQL", f"{admin}: {error.__class__.__name__}: {error}")
     try:
         yield url
     finally:
         drop_postgres_database(admin, name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session, dropped at the end."""
+    with _throwaway_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """A database of its own for a test that must start from nothing (e.g. migrations)."""
-    admin = postgres_admin_url()
-    name = f"postforge_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        url = create_postgres_database(admin, name)
-    except Exception as error:
-        service_missing("PostgreSQL", f"{admin}: {error.__class__.__name__}: {error}")
-    try:
+    with _throwaway_postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(admin, name)
 
 
 @pytest.fixture(scope="session")
