@@ -38,17 +38,23 @@ def _post_row(post: PostItem) -> rx.Component:
     )
 
 
-@template(route=routes.POSTS, title="Posts", on_load=PostsState.load)
-def posts_page() -> rx.Component:
+def _posts_or(empty: rx.Component) -> rx.Component:
     return rx.cond(
         PostsState.posts.length() > 0,
         _table(["Post", "Status", "Scheduled"], rx.foreach(PostsState.posts, _post_row)),
+        empty,
+    )
+
+
+@template(route=routes.POSTS, title="Posts", on_load=PostsState.load)
+def posts_page() -> rx.Component:
+    return _posts_or(
         empty_state(
             "file-text",
             "No posts yet",
             "Generate a draft with AI or import a CSV: your drafts and scheduled posts are listed here.",
             rx.link(rx.button("Generate a post"), href=routes.GENERATE),
-        ),
+        )
     )
 
 
@@ -61,21 +67,15 @@ def calendar_page() -> rx.Component:
             ".",
             color=rx.color("gray", 11),
         ),
-        posts_page_table(),
-        width="100%",
-    )
-
-
-def posts_page_table() -> rx.Component:
-    return rx.cond(
-        PostsState.posts.length() > 0,
-        _table(["Post", "Status", "Scheduled"], rx.foreach(PostsState.posts, _post_row)),
-        empty_state(
-            "calendar-days",
-            "The calendar is empty",
-            "Schedule a post and it lands on its day here.",
-            rx.link(rx.button("Generate a post"), href=routes.GENERATE),
+        _posts_or(
+            empty_state(
+                "calendar-days",
+                "The calendar is empty",
+                "Schedule a post and it lands on its day here.",
+                rx.link(rx.button("Generate a post"), href=routes.GENERATE),
+            )
         ),
+        width="100%",
     )
 
 

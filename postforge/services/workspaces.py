@@ -85,16 +85,6 @@ def summarize(workspace: Workspace, role: Role | str | None = None) -> Workspace
     )
 
 
-def default_workspace(session: Session) -> WorkspaceSummary | None:
-    """The oldest workspace — the seeded demo one in embedded mode.
-
-    Until sign-in exists every visitor works in this workspace; the accounts work replaces this
-    with the signed-in member's chosen workspace.
-    """
-    workspace = session.exec(select(Workspace).order_by(Workspace.id).limit(1)).first()
-    return summarize(workspace) if workspace else None
-
-
 # --- Roles ---------------------------------------------------------------------------------------
 
 
