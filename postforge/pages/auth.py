@@ -140,27 +140,30 @@ def reset_password() -> rx.Component:
     )
 
 
+def _waiting_card(title: str, error: rx.Var, waiting: str, footer: rx.Component) -> rx.Component:
+    """A page that does its work on load: a spinner, or the refusal when there is one."""
+    return auth_card(
+        title,
+        rx.cond(error != "", form_error(error), rx.hstack(rx.spinner(), rx.text(waiting))),
+        footer=footer,
+    )
+
+
 @rx.page(route=routes.ACCEPT_INVITE, title="Join a workspace · PostForge", on_load=AcceptInviteState.load)
 def accept_invite() -> rx.Component:
-    return auth_card(
+    return _waiting_card(
         "Join a workspace",
-        rx.cond(
-            AcceptInviteState.error != "",
-            form_error(AcceptInviteState.error),
-            rx.hstack(rx.spinner(), rx.text("Accepting the invitation…")),
-        ),
-        footer=rx.link("Go to the dashboard", href=routes.DASHBOARD, size="2"),
+        AcceptInviteState.error,
+        "Accepting the invitation…",
+        rx.link("Go to the dashboard", href=routes.DASHBOARD, size="2"),
     )
 
 
 @rx.page(route=routes.AUTH_COMPLETE, title="Signing in · PostForge", on_load=AuthCompleteState.load)
 def auth_complete() -> rx.Component:
-    return auth_card(
+    return _waiting_card(
         "Signing you in",
-        rx.cond(
-            AuthCompleteState.error != "",
-            form_error(AuthCompleteState.error),
-            rx.hstack(rx.spinner(), rx.text("One moment…")),
-        ),
-        footer=rx.link("Back to sign in", href=routes.SIGN_IN, size="2"),
+        AuthCompleteState.error,
+        "One moment…",
+        rx.link("Back to sign in", href=routes.SIGN_IN, size="2"),
     )

@@ -318,6 +318,14 @@ def list_timezones() -> list[str]:
     return ["UTC", *sorted(name for name in _valid_timezones() if name.startswith(_PICKER_REGIONS))]
 
 
+def search_timezones(query: str, *, limit: int = 12) -> list[str]:
+    """Picker matches for what a person types: "new york" finds America/New_York."""
+    needle = query.strip().casefold().replace(" ", "_")
+    if not needle:
+        return []
+    return [zone for zone in list_timezones() if needle in zone.casefold()][: max(1, limit)]
+
+
 # Register and sign in ----------------------------------------------------------------------
 
 

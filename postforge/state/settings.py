@@ -5,6 +5,7 @@ import asyncio
 import reflex as rx
 from pydantic import BaseModel
 
+from postforge import routes
 from postforge.db import session_scope
 from postforge.services import accounts_auth, timefmt, workspaces
 from postforge.services.errors import ServiceError
@@ -72,9 +73,7 @@ class SettingsState(rx.State):
     @rx.event
     def search_timezones(self, query: str):
         self.timezone_query = query
-        needle = query.strip().lower().replace(" ", "_")
-        zones = accounts_auth.list_timezones()
-        self.timezone_matches = [z for z in zones if needle in z.lower()][:12] if needle else []
+        self.timezone_matches = accounts_auth.search_timezones(query, limit=12)
 
     @rx.event
     def pick_timezone(self, zone: str):
@@ -126,8 +125,9 @@ class SettingsState(rx.State):
                 for i in invites
             ]
 
-    async def _attempt(self, work, success: str):
-        """Run one service call; a refusal becomes an error toast and leaves the form as typed."""
+    async def _attempt(self, work, success: str, then=None):
+        """Run one service call off the event loop; a refusal becomes an error toast and leaves the
+        form as typed. `then(shell, result)` updates state back on the loop and may return events."""
         shell = await self._shell()
         if await shell.current_user() is None:
             return ShellState.require_login
@@ -137,35 +137,42 @@ class SettingsState(rx.State):
             self.error = error.message
             return rx.toast.error(error.message)
         self.error = ""
+        events = then(shell, result) if then else None
         await self._reload_lists(shell)
-        return [rx.toast.success(success), *(result if isinstance(result, list) else [])]
+        return [rx.toast.success(success), *(events or [])]
 
     @rx.event
     async def save_profile(self):
         name, zone = self.name, self.timezone
 
-        def work(shell: ShellState):
-            _run(accounts_auth.update_profile, shell.user_id, name=name, timezone=zone)
-            shell.user_name, shell.user_timezone = name.strip(), zone
+        def saved(shell: ShellState, user) -> None:
+            shell.user_name, shell.user_timezone = user.name, user.timezone
 
-        return await self._attempt(work, "Profile saved.")
+        return await self._attempt(
+            lambda shell: _run(accounts_auth.update_profile, shell.user_id, name=name, timezone=zone),
+            "Profile saved.",
+            then=saved,
+        )
 
     @rx.event
     async def change_password(self, form: dict):
         current, new = str(form.get("current_password", "")), str(form.get("new_password", ""))
 
-        def work(shell: ShellState):
-            token = _run(
+        def changed(shell: ShellState, token: str) -> list:
+            shell.session_token = token  # every other browser is signed out; this one continues
+            return [rx.set_value("field-current_password", ""), rx.set_value("field-new_password", "")]
+
+        return await self._attempt(
+            lambda shell: _run(
                 accounts_auth.change_password,
                 shell.user_id,
                 current=current,
                 new=new,
                 current_token=shell.session_token,
-            )
-            shell.session_token = token  # every other browser is signed out; this one continues
-            return [rx.set_value("current_password", ""), rx.set_value("new_password", "")]
-
-        return await self._attempt(work, "Password changed. Every other browser was signed out.")
+            ),
+            "Password changed. Every other browser was signed out.",
+            then=changed,
+        )
 
     @rx.event
     async def revoke(self, session_id: int):
@@ -184,17 +191,20 @@ class SettingsState(rx.State):
     async def invite(self):
         email, role = self.invite_email, self.invite_role
 
-        def work(shell: ShellState):
-            _run(
+        def sent(_shell: ShellState, _token: str) -> None:
+            self.invite_email = ""
+
+        return await self._attempt(
+            lambda shell: _run(
                 workspaces.invite_member,
                 actor_id=shell.user_id,
                 workspace_id=shell.workspace_id,
                 email=email,
                 role=role,
-            )
-            self.invite_email = ""
-
-        return await self._attempt(work, f"Invitation sent to {email.strip()}.")
+            ),
+            f"Invitation sent to {email.strip()}.",
+            then=sent,
+        )
 
     @rx.event
     async def revoke_invite(self, invite_id: int):
@@ -237,15 +247,15 @@ class SettingsState(rx.State):
     async def create_team(self):
         name = self.team_name
 
-        def work(shell: ShellState):
-            created = _run(workspaces.create_team_workspace, shell.user_id, name)
-            _run(
-                workspaces.switch_workspace,
-                user_id=shell.user_id,
-                session_id=shell._session_id,
-                workspace_id=created.id,
-            )
-            self.team_name = ""
-            return [rx.redirect("/settings")]
+        def create_and_switch(shell: ShellState) -> None:
+            with session_scope() as session:  # one transaction: never a workspace nobody switched to
+                created = workspaces.create_team_workspace(session, shell.user_id, name)
+                workspaces.switch_workspace(
+                    session, user_id=shell.user_id, session_id=shell._session_id, workspace_id=created.id
+                )
 
-        return await self._attempt(work, f"Workspace “{name.strip()}” created.")
+        def created(_shell: ShellState, _result: None) -> list:
+            self.team_name = ""
+            return [rx.redirect(routes.SETTINGS)]
+
+        return await self._attempt(create_and_switch, f"Workspace “{name.strip()}” created.", then=created)

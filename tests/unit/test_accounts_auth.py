@@ -1000,3 +1000,13 @@ def test_the_time_zone_list_offers_real_zones_that_profiles_accept() -> None:
     for name in zones:
         zoneinfo.ZoneInfo(name)
         auth._checked_timezone(name)
+
+
+def test_timezone_search_finds_zones_by_city_words_and_ignores_blank_queries() -> None:
+    from postforge.services.accounts_auth import search_timezones
+
+    assert "America/New_York" in search_timezones("new york")
+    assert "Europe/Berlin" in search_timezones("  BERLIN ")
+    assert search_timezones("   ") == []
+    assert search_timezones("zzzz-no-such-place") == []
+    assert len(search_timezones("a", limit=5)) == 5
