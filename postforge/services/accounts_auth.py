@@ -12,7 +12,6 @@ import functools
 import hashlib
 import re
 import secrets
-import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from sqlmodel import Session, col, select, update
 
 from postforge.models import Membership, PasswordResetToken, User, UserSession, Workspace, utcnow
 from postforge.services import mail, onboarding, passwords, rate_limit
+from postforge.services.emails import normalize_email
 from postforge.services.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from postforge.settings import get_settings
 
@@ -42,7 +42,6 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes anything; this only bounds the work per request
 MIN_DISTINCT_CHARACTERS = 5
 MAX_NAME_LENGTH = 120
-MAX_EMAIL_LENGTH = 320
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,128}")
 
 SIGN_IN_FAILED = "Email or password is incorrect."
@@ -156,7 +155,6 @@ _SEQUENCES = (
     "1q2w3e4r5t6y7u8i9o0p",
 )
 
-_EMAIL_FORBIDDEN = set('<>()[],;:\\"')
 _AFFIXES = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
 
@@ -187,29 +185,6 @@ class SessionInfo:
 
 
 # Input rules ------------------------------------------------------------------------------
-
-
-def normalize_email(email: str) -> str:
-    """The stored form of an address: trimmed and case-folded; refuses what cannot be an address."""
-    if not isinstance(email, str) or not email.strip():
-        raise ValidationFailed("Enter your email address.", field="email")
-    email = unicodedata.normalize("NFC", email.strip()).casefold()
-    local, _, domain = email.rpartition("@")
-    labels = domain.split(".")
-    if (
-        not local
-        or len(email) > MAX_EMAIL_LENGTH
-        or len(local) > 64
-        or "@" in local
-        or local.startswith(".")
-        or local.endswith(".")
-        or ".." in local
-        or len(labels) < 2
-        or any(not label or label.startswith("-") or label.endswith("-") for label in labels)
-        or any(ch.isspace() or not ch.isprintable() or ch in _EMAIL_FORBIDDEN for ch in email)
-    ):
-        raise ValidationFailed("Enter a valid email address, like name@example.com.", field="email")
-    return email
 
 
 def check_password_policy(password: str, *, email: str = "") -> None:

@@ -34,3 +34,12 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class InsufficientCredits(ServiceError):
+    code = "insufficient_credits"
+
+    def __init__(self, message: str, *, balance: int, needed: int):
+        super().__init__(message)
+        self.balance = balance
+        self.needed = needed

@@ -15,14 +15,12 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from postforge.models import (
     AuthIdentity,
-    CreditTransaction,
     Membership,
     Role,
     TransactionType,
@@ -30,6 +28,7 @@ from postforge.models import (
     Workspace,
     utcnow,
 )
+from postforge.services import credits
 from postforge.services.errors import Conflict, ValidationFailed
 
 WELCOME_BONUS_CREDITS = 10
@@ -87,37 +86,18 @@ def personal_workspace_of(session: Session, user_id: int) -> Workspace | None:
 
 
 def grant_welcome_bonus(session: Session, workspace: Workspace, user: User) -> bool:
-    """Add the 10-credit welcome bonus once per user; False when it was already granted.
-
-    Runs in a savepoint: a concurrent grant that commits first makes our insert fail on the
-    idempotency key, and only the savepoint (balance update included) is undone.
-    """
-    key = welcome_bonus_key(user.id or 0)
-    if _bonus_exists(session, key):
-        return False
-    try:
-        with session.begin_nested():
-            balance = session.execute(
-                sa.update(Workspace)
-                .where(Workspace.id == workspace.id)  # type: ignore[arg-type]
-                .values(credits=Workspace.credits + WELCOME_BONUS_CREDITS)
-                .returning(Workspace.credits)
-            ).scalar_one()
-            session.add(
-                CreditTransaction(
-                    workspace_id=workspace.id,
-                    user_id=user.id,
-                    amount=WELCOME_BONUS_CREDITS,
-                    type=TransactionType.BONUS,
-                    description="Welcome bonus",
-                    balance_after=balance,
-                    idempotency_key=key,
-                )
-            )
-    except IntegrityError:
-        return False
+    """Add the 10-credit welcome bonus once per user; False when it was already granted."""
+    entry = credits.grant(
+        session,
+        workspace.id or 0,
+        amount=WELCOME_BONUS_CREDITS,
+        type=TransactionType.BONUS,
+        description="Welcome bonus",
+        idempotency_key=welcome_bonus_key(user.id or 0),
+        user_id=user.id,
+    )
     session.refresh(workspace, ["credits"])
-    return True
+    return not entry.replayed
 
 
 def ensure_identity_user(
@@ -201,7 +181,7 @@ def _require_verified_email(email: str | None, verified: bool, provider: str) ->
 def normalize_identity_email(email: str | None) -> str:
     """The stored (case-folded) form of an address a provider sent, or a clear refusal."""
     # accounts_auth imports this module; importing it here, at call time, avoids the cycle.
-    from postforge.services.accounts_auth import normalize_email
+    from postforge.services.emails import normalize_email
 
     if not (email or "").strip():
         raise ValidationFailed(
@@ -214,13 +194,6 @@ def normalize_identity_email(email: str | None) -> str:
         raise ValidationFailed(
             f"The identity provider sent an invalid email address: {email!r}.", field="email"
         ) from None
-
-
-def _bonus_exists(session: Session, key: str) -> bool:
-    return (
-        session.exec(select(CreditTransaction.id).where(CreditTransaction.idempotency_key == key)).first()
-        is not None
-    )
 
 
 def _workspace_name(user: User) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from postforge.models import Invite, Membership, Role, User, UserSession, Workspace, utcnow
-from postforge.services.accounts_auth import normalize_email
+from postforge.services.emails import normalize_email
 from postforge.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from postforge.services.mail import send_mail
 from postforge.settings import get_settings

@@ -116,7 +116,7 @@ class CreditsState(rx.State):
                 balance_after=row.balance_after,
                 description=row.description,
             )
-            for row in rows
+            for row in (rows.rows if rows else [])
         ]
 
 

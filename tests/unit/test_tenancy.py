@@ -46,6 +46,9 @@ FALLS_BACK = {"workspaces.current_workspace_for"}
 # Functions that take a workspace but are never reached with a workspace a user chose.
 NOT_USER_FACING = {
     "onboarding.grant_welcome_bonus": "a step of the first sign-in on the user's own new workspace",
+    "credits.grant": "adds credits for onboarding or a verified payment webhook, never a user's choice",
+    "credits.take_back": "removes credits for a verified refund webhook, never a user's choice",
+    "credits.check_invariant": "a consistency check for tests, benchmarks and system administrators",
     "workspaces.summarize": "formats a Workspace row the caller already loaded; reads and writes nothing",
 }
 
@@ -128,6 +131,8 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "role": Role.ADMIN,
         "action": "read",
         "name": "Hijacked",
+        "amount": 1,
+        "reason": "Outsider's adjustment",
     }
 
 
