@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate the settings and show the non-secret values")
     check.set_defaults(handler=cmd_check_config)
 
+    rotate = commands.add_parser(
+        "rotate-token-keys",
+        help="re-encrypt stored account tokens under the newest TOKEN_ENCRYPTION_KEYS key",
+    )
+    rotate.set_defaults(handler=cmd_rotate_token_keys)
+
     for name, handler, what in (("worker", cmd_worker, "a Celery worker"), ("beat", cmd_beat, "Celery beat")):
         sub = commands.add_parser(name, help=f"run {what} (extra Celery arguments after --)")
         sub.add_argument("celery_args", nargs="*", help="passed on to Celery")
@@ -177,6 +183,32 @@ def seed_database(settings: Settings, *, reset_password: bool = False) -> int:
 def _print_banner(line: str) -> None:
     rule = "=" * (len(line) + 4)
     print(f"\n{rule}\n  {line}\n{rule}\n", flush=True)
+
+
+# --- rotate-token-keys -----------------------------------------------------------------
+
+
+def cmd_rotate_token_keys(_args: argparse.Namespace) -> int:
+    from postforge.db import make_engine, session_scope
+    from postforge.services import token_crypto
+
+    settings = get_settings()
+    engine = make_engine(settings.sync_database_url)
+    try:
+        with session_scope(engine) as session:
+            report = token_crypto.rotate_all(session, using=token_crypto.cipher(settings))
+    finally:
+        engine.dispose()
+    print(f"Re-encrypted {report.tokens} token(s) of {report.accounts} account(s) under the newest key.")
+    if report.unreadable_account_ids:
+        ids = ", ".join(str(i) for i in report.unreadable_account_ids)
+        print(
+            f"postforge: {len(report.unreadable_account_ids)} account(s) have tokens no configured key can read "
+            f"(ids {ids}); they were left untouched. Restore the key that sealed them, or reconnect them.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 # --- check-config ----------------------------------------------------------------------

@@ -261,3 +261,45 @@ def _stored_hash(database_url: str, email: str) -> str:
 
 def _option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
+
+
+def test_rotate_token_keys_moves_every_token_to_the_new_key_and_reports_unreadable_ones(
+    database_url, monkeypatch, capsys
+):
+    from cryptography.fernet import Fernet, MultiFernet
+    from sqlmodel import Session
+
+    from postforge.services import token_crypto
+    from tests.support.factories import make_social_account, make_workspace
+
+    old, new, lost = (Fernet.generate_key().decode() for _ in range(3))
+    assert main(["migrate"]) == 0
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            workspace = make_workspace(session)
+            kept = make_social_account(
+                session,
+                workspace,
+                access_token_enc=token_crypto.encrypt("a", using=MultiFernet([Fernet(old)])),
+            ).id
+            make_social_account(
+                session,
+                workspace,
+                access_token_enc=token_crypto.encrypt("b", using=MultiFernet([Fernet(lost)])),
+            )
+            session.commit()
+        monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", f"{new},{old}")
+        get_settings.cache_clear()
+        capsys.readouterr()
+        assert main(["rotate-token-keys"]) == 1  # one account's token is unreadable: said, not hidden
+        output = capsys.readouterr()
+        assert "Re-encrypted 1 token(s) of 1 account(s)" in output.out
+        assert "left untouched" in output.err
+        with Session(engine) as session:
+            from postforge.models import SocialAccount
+
+            sealed = session.get(SocialAccount, kept).access_token_enc
+        assert token_crypto.decrypt(sealed, using=MultiFernet([Fernet(new)])) == "a"
+    finally:
+        engine.dispose()
