@@ -192,6 +192,7 @@ def update_post(
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     post = _load(session, workspace_id, post_id)
     current = post_status.require_editable(post.status, "edit")
+    _refuse_while_publishing(session, post)
     version = _expect(post, expected_version, overwrite)
     content = _clean_content(content)
     timezone = _clean_zone(timezone)
@@ -237,6 +238,7 @@ def reschedule(
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     post = _load(session, workspace_id, post_id)
     current = post_status.require_editable(post.status, "reschedule")
+    _refuse_while_publishing(session, post)
     version = _expect(post, expected_version, overwrite=False)
     if current != PostStatus.SCHEDULED:
         post_status.require_move(current, PostStatus.SCHEDULED)
@@ -756,10 +758,15 @@ def _duplicate(session: Session, source: Post, actor_id: int) -> PostView:
     return _view(session, copy)
 
 
-def _refuse_delete_while_publishing(session: Session, post: Post) -> None:
+def _refuse_while_publishing(session: Session, post: Post, verb: str = "change") -> None:
+    """A post whose destinations the worker holds (queued or publishing) is left alone until it is done."""
     busy = any(d.status in (D.QUEUED, D.PUBLISHING) for d in _destinations(session, post.id or 0))
     if post.status == PostStatus.PUBLISHING or busy:
-        raise Conflict("This post is being published right now. Wait until it has finished, then delete it.")
+        raise Conflict(f"This post is being published right now. Wait until it has finished, then {verb} it.")
+
+
+def _refuse_delete_while_publishing(session: Session, post: Post) -> None:
+    _refuse_while_publishing(session, post, "delete")
 
 
 def _delete(session: Session, post: Post, expected_version: int | None) -> None:
