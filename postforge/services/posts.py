@@ -134,17 +134,54 @@ def create_post(
 ) -> PostView:
     """A new post: scheduled when `scheduled_at` (aware UTC) is given, else a draft."""
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
+    chosen = _accounts(session, workspace_id, account_ids)
+    post = insert_checked_post(
+        session,
+        actor_id=actor_id,
+        workspace_id=workspace_id,
+        content=content,
+        scheduled_at=scheduled_at,
+        timezone=timezone,
+        accounts=chosen,
+        overrides=overrides,
+        brand_id=brand_id,
+        meta=meta,
+    )
+    return _view(session, post)
+
+
+def insert_checked_post(
+    session: Session,
+    *,
+    actor_id: int,
+    workspace_id: int,
+    content: str,
+    scheduled_at: datetime | None,
+    timezone: str,
+    accounts: list[SocialAccount],
+    overrides: Mapping[int, str] | None = None,
+    brand_id: int | None = None,
+    meta: dict | None = None,
+) -> Post:
+    """Check and insert one post for `accounts` the caller has already loaded from this workspace.
+
+    For callers that authorized "write_posts" once for many posts (CSV import); everyone else
+    calls `create_post`.
+    """
+    if any(account.workspace_id != workspace_id for account in accounts):
+        raise ValidationFailed(
+            "One of the chosen accounts is not connected to this workspace.", field="account_ids"
+        )
     content = _clean_content(content)
     timezone = _clean_zone(timezone)
-    chosen = _accounts(session, workspace_id, account_ids)
-    texts = _clean_overrides(overrides, chosen)
+    texts = _clean_overrides(overrides, accounts)
     _require_something_written(content, texts)
     _check_brand(session, workspace_id, brand_id)
     meta = _clean_meta(meta)
     now = utcnow()
     if scheduled_at is not None:
         scheduled_at = _future(scheduled_at, timezone, now)
-        _check_publishable(chosen, content, texts, media_count=0)
+        _check_publishable(accounts, content, texts, media_count=0)
     status = PostStatus.SCHEDULED if scheduled_at is not None else PostStatus.DRAFT
     post = Post(
         workspace_id=workspace_id,
@@ -161,8 +198,8 @@ def create_post(
     )
     session.add(post)
     session.flush()
-    _sync_destinations(session, post, chosen, texts, scheduled_at)
-    return _view(session, post)
+    _sync_destinations(session, post, accounts, texts, scheduled_at)
+    return post
 
 
 _KEEP: Any = object()
