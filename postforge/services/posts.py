@@ -111,6 +111,16 @@ class PostPage:
 
 
 @dataclass(frozen=True)
+class ComposerAccount:
+    id: int
+    platform: str
+    handle: str
+    display_name: str
+    status: str
+    instance_limit: int | None = None  # a Mastodon instance's own character limit, when known
+
+
+@dataclass(frozen=True)
 class BulkResult:
     count: int
     post_ids: tuple[int, ...] = field(default_factory=tuple)
@@ -382,6 +392,27 @@ def bulk_duplicate(
 def get_post(session: Session, *, actor_id: int, workspace_id: int, post_id: int) -> PostView:
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="read")
     return _view(session, _load(session, workspace_id, post_id))
+
+
+def composer_accounts(session: Session, *, actor_id: int, workspace_id: int) -> list[ComposerAccount]:
+    """The workspace's accounts for the composer, with each one's own text limit where it has one."""
+    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="read")
+    rows = session.exec(
+        select(SocialAccount)
+        .where(SocialAccount.workspace_id == workspace_id)
+        .order_by(col(SocialAccount.platform), col(SocialAccount.handle), col(SocialAccount.id))
+    ).all()
+    return [
+        ComposerAccount(
+            id=account.id or 0,
+            platform=str(account.platform),
+            handle=account.handle,
+            display_name=account.display_name,
+            status=str(account.status),
+            instance_limit=_instance_limit(account),
+        )
+        for account in rows
+    ]
 
 
 def search_posts(
