@@ -3,11 +3,13 @@
 LANDING = "/"
 DASHBOARD = "/dashboard"
 GENERATE = "/generate"
+BRANDS = "/brands"
 POSTS = "/posts"
 CALENDAR = "/calendar"
 ACCOUNTS = "/accounts"
 CREDITS = "/credits"
 SETTINGS = "/settings"
+BUY_CREDITS = "/billing/buy"
 ADMIN = "/admin-console"  # "/admin" is reserved by Reflex's AdminDash mount
 
 SIGN_IN = "/sign-in"
@@ -24,6 +26,7 @@ API_HEALTH = "/api/health"
 NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Dashboard", DASHBOARD, "layout-dashboard"),
     ("Generate", GENERATE, "sparkles"),
+    ("Brands", BRANDS, "palette"),
     ("Posts", POSTS, "list"),
     ("Calendar", CALENDAR, "calendar-days"),
     ("Accounts", ACCOUNTS, "at-sign"),
