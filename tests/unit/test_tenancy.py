@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, select
 
 import postforge.services
 from postforge.models import Role, User, UserSession, Workspace
-from postforge.services import accounts_auth, workspaces
+from postforge.services import accounts_auth, brands, workspaces
 from postforge.services.errors import PermissionDenied
 from tests.support.factories import (
     make_credit_transaction,
@@ -88,6 +88,7 @@ class World:
     outsider_browser: int
     outsider_token: str
     invite_id: int
+    brand_id: int = 0  # a brand inside the target workspace
 
 
 @pytest.fixture
@@ -109,8 +110,11 @@ def world(engine) -> World:
             session, actor_id=member.id, workspace_id=target.id, email="newcomer@example.com", role="viewer"
         )
         invite_id = workspaces.list_invites(session, actor_id=member.id, workspace_id=target.id)[0].id
+        brand = brands.create_brand(session, actor_id=member.id, workspace_id=target.id, name="Target brand")
         session.commit()
-        return World(target.id, own.id, empty.id, member.id, outsider.id, browser.id, token, invite_id)
+        world = World(target.id, own.id, empty.id, member.id, outsider.id, browser.id, token, invite_id)
+        world.brand_id = brand.id
+        return world
 
 
 def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
@@ -133,6 +137,13 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "name": "Hijacked",
         "amount": 1,
         "reason": "Outsider's adjustment",
+        "brand_id": world.brand_id,
+        "request_id": "outsider-request-1",
+        "topic": "Outsider's topic",
+        "tone": "Witty",
+        "language": "en",
+        "platform": "sandbox",
+        "content": "Outsider's post",
     }
 
 
