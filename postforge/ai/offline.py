@@ -24,7 +24,7 @@ from postforge.ai.base import (
 from postforge.ai.prompts import text_budget
 
 NAME = "offline"
-WORD_DELAY_SECONDS = 0.03
+WORD_DELAY_SECONDS = 0.04
 TOPIC_IN_TEXT_MAX = 90
 
 # Per language: openers and closers per tone, bodies shared by every tone. {topic} is the topic.
@@ -203,8 +203,20 @@ def _digest(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big")
 
 
-def _short_topic(topic: str) -> str:
+# Leading words that are lower-case when the topic sits inside a sentence ("… about a free plan").
+SENTENCE_LOWER = {
+    "en": {"a", "an", "the", "our", "my", "we", "your", "this", "these", "new"},
+    "fr": {"le", "la", "les", "un", "une", "notre", "nos", "nous", "votre", "ce", "cette"},
+    "es": {"el", "la", "los", "las", "un", "una", "nuestro", "nuestra", "nuestros", "nuestras", "tu"},
+    "de": set(),  # German capitalises nouns; articles are rare at a topic's start
+}
+
+
+def _short_topic(topic: str, language: str = "en") -> str:
     topic = " ".join(topic.split()).rstrip(".!?")
+    first, _, rest = topic.partition(" ")
+    if first.casefold() in SENTENCE_LOWER.get(language, set()) and first[:1].isupper():
+        topic = f"{first.lower()} {rest}".strip()
     if len(topic) <= TOPIC_IN_TEXT_MAX:
         return topic
     cut = topic[:TOPIC_IN_TEXT_MAX].rsplit(" ", 1)[0]
@@ -258,7 +270,7 @@ def compose(request: GenerationRequest) -> dict:
     openers = table["openers"][tone]  # type: ignore[index]
     closers = table["closers"][tone]  # type: ignore[index]
     bodies = table["bodies"]
-    topic = _short_topic(request.topic)
+    topic = _short_topic(request.topic, language)
     opener = openers[seed % len(openers)].format(topic=topic)
     if opener[0].islower():
         opener = opener[0].upper() + opener[1:]

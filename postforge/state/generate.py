@@ -189,7 +189,8 @@ class GenerateState(rx.State):
         return generation.compose_text(self.preview, self.hashtags, include_hashtags=self.include_hashtags)
 
     def _recount(self) -> None:
-        platform = self.result_platform if self.has_result else self.platform
+        showing_result = (self.has_result or self.generating) and self.result_platform
+        platform = self.result_platform if showing_result else self.platform
         try:
             self.char_count, self.char_limit = generation.count_text(platform, self.final_text())
         except ServiceError:
@@ -317,6 +318,7 @@ class GenerateState(rx.State):
                 if now - last_flush >= FLUSH_SECONDS:
                     async with self:
                         self.preview = pending
+                        self._recount()
                     last_flush, pending = now, None
         except generation.GenerationFailed as error:
             async with self:
