@@ -38,6 +38,7 @@ RESULT_FIELDS = (
     "result_language",
     "result_brand",
     "char_limit",
+    "_result_workspace_id",
 )
 
 
@@ -116,6 +117,7 @@ class GenerateState(rx.State):
     saving: bool = False
     _request_id: str = ""
     _started_at: float = 0.0
+    _result_workspace_id: int = 0  # the workspace that paid for the result on screen
 
     # --- Derived ------------------------------------------------------------------------------
 
@@ -224,6 +226,8 @@ class GenerateState(rx.State):
             for a in account_rows
             if a.status == "connected"
         ]
+        if self.has_result and self._result_workspace_id != shell.workspace_id:
+            self._clear_result()  # never save one workspace's paid result into another
         if self.generating and time.time() - self._started_at > STUCK_AFTER_SECONDS:
             self.generating = False  # a run cut off by a server restart must not lock the form
         self._recount()
@@ -298,6 +302,7 @@ class GenerateState(rx.State):
             self.has_result, self.sample = False, generator.sample
             self.result_platform, self.result_tone = ticket.request.platform, ticket.request.tone
             self.result_language, self.result_brand = ticket.request.language, self.brand
+            self._result_workspace_id = ticket.workspace_id
             self.char_limit = ticket.request.max_chars
 
         last_flush, pending = 0.0, None

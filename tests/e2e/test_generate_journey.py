@@ -2,6 +2,7 @@
 
 import itertools
 import re
+import uuid
 
 from playwright.sync_api import expect
 
@@ -65,5 +66,43 @@ def test_generate_stream_and_save_a_draft(page, running_app) -> None:
     page.goto(routes.POSTS)
     expect(page.get_by_text(final[:40]).first).to_be_visible()
     expect(page.locator("#credit-balance")).to_have_text(str(before - 1))
+
+    page.goto(routes.CREDITS)
+    newest = page.locator("#credits-history tbody tr").first
+    expect(newest).to_contain_text("generation")
+    expect(newest).to_contain_text("-1")
+    expect(newest).to_contain_text(str(before - 1))  # the balance after it
+    expect(newest).to_contain_text(topic)
+
+    assert page.console_watch.errors == []
+
+
+def test_brands_are_created_validated_and_offered_on_the_generate_page(page, running_app) -> None:
+    email, password = running_app.demo_credentials()
+    page.goto(routes.SIGN_IN)
+    sign_in(page, email, password)
+    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
+
+    page.goto(routes.BRANDS)
+    name = f"Garden Club {uuid.uuid4().hex[:6]}"
+    page.get_by_role("button", name="New brand").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Tone of voice").fill("Warm, hands-on, a little muddy.")
+    page.get_by_label("Example post 1", exact=True).fill("Seeds in, coffee out. See you Saturday!")
+    page.locator("#brand-save").click()
+    expect(page.locator("#brand-list")).to_contain_text(name)
+
+    page.get_by_role("button", name="New brand").click()
+    page.get_by_label("Name").fill(name.upper())  # the same name in other letters
+    page.get_by_label("Tone of voice").fill("Typed text must survive the refusal")
+    page.locator("#brand-save").click()
+    expect(page.locator("#form-error")).to_contain_text("already exists")
+    expect(page.get_by_label("Tone of voice")).to_have_value("Typed text must survive the refusal")
+    page.keyboard.press("Escape")
+
+    page.goto(routes.GENERATE)
+    page.locator("#generate-brand").click()
+    expect(page.get_by_role("option", name=name)).to_be_visible()
+    page.keyboard.press("Escape")
 
     assert page.console_watch.errors == []
