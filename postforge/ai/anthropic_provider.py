@@ -141,9 +141,18 @@ class AnthropicGenerator:
     name = NAME
     sample = False
 
-    def __init__(self, settings: Settings | None = None, *, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        streaming: bool = True,
+    ) -> None:
         self.settings = settings or get_settings()
         self.max_retries = max_retries
+        # False: one plain request, the post arriving whole (no live preview is needed, or a proxy
+        # in between does not pass server-sent events).
+        self.streaming = streaming
 
     @property
     def model(self) -> str:
@@ -193,6 +202,11 @@ class AnthropicGenerator:
         return self._finish(message, request)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        if not self.streaming:
+            post = await self.complete(request)
+            yield Progress(post.content)
+            yield Finished(post)
+            return
         started = False
         tool_index: int | None = None
         buffer = b""

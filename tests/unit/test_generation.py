@@ -175,6 +175,35 @@ async def test_a_streamed_generation_spends_one_credit_and_the_draft_keeps_its_d
     assert ledger(engine, team["ws"])[1] == 2  # saving costs nothing more
 
 
+async def test_a_structured_reply_without_streaming_goes_through_the_same_flow(
+    engine, team, fake_server, fake
+):
+    _, url = fake_server
+    settings = load_settings(
+        anthropic_api_key="sk-test", anthropic_base_url=url, anthropic_timeout_seconds=1.5
+    )
+    ticket = begin(engine, team, platform="linkedin")
+    texts, done = await drain(ticket, AnthropicGenerator(settings, streaming=False), engine)
+    assert fake.requests[-1].body.get("stream", False) is False
+    assert texts == [done.post.content] and done.post.hashtags == ("#Launch", "#Product", "#News", "#Today")
+    assert ledger(engine, team["ws"]) == ([("purchase", 3, 3, ""), ("generation", -1, 2, "committed")], 2)
+    with Session(engine) as session:
+        generation.save_generated(
+            session,
+            actor_id=team["editor"],
+            workspace_id=team["ws"],
+            content=done.post.content,
+            hashtags=done.post.hashtags,
+            best_time=done.post.best_time,
+            best_time_reason=done.post.best_time_reason,
+            platform="linkedin",
+        )
+        session.commit()
+    [post] = saved_posts(engine, team["ws"])
+    assert post.content == done.post.content and post.meta["platform"] == "linkedin"
+    assert post.meta["hashtags"] == ["#Launch", "#Product", "#News", "#Today"] and post.meta["ai_generated"]
+
+
 FAILURES = {
     "rate limited (429)": (
         ErrorReply(429, "rate_limit_error", headers={"retry-after": "20"}),
