@@ -13,6 +13,8 @@ from postforge.pages import (  # noqa: F401 — pages register themselves
     landing,
     lists,
     outbox,
+    post_import,
+    posts,
     settings,
 )
 from worker import enqueue

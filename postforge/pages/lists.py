@@ -1,4 +1,4 @@
-"""Posts, calendar, accounts and admin pages.
+"""Calendar, accounts and admin pages.
 
 Each shows the workspace's real data read-only; the editing flows arrive with their features.
 """
@@ -41,18 +41,6 @@ def _posts_or(empty: rx.Component) -> rx.Component:
         PostsState.posts.length() > 0,
         _table(["Post", "Status", "Scheduled"], rx.foreach(PostsState.posts, _post_row)),
         empty,
-    )
-
-
-@template(route=routes.POSTS, title="Posts", on_load=PostsState.load)
-def posts_page() -> rx.Component:
-    return _posts_or(
-        empty_state(
-            "file-text",
-            "No posts yet",
-            "Generate a draft with AI or import a CSV: your drafts and scheduled posts are listed here.",
-            rx.link(rx.button("Generate a post"), href=routes.GENERATE),
-        )
     )
 
 

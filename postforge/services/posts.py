@@ -111,6 +111,16 @@ class PostPage:
 
 
 @dataclass(frozen=True)
+class ComposerAccount:
+    id: int
+    platform: str
+    handle: str
+    display_name: str
+    status: str
+    instance_limit: int | None = None  # a Mastodon instance's own character limit, when known
+
+
+@dataclass(frozen=True)
 class BulkResult:
     count: int
     post_ids: tuple[int, ...] = field(default_factory=tuple)
@@ -134,17 +144,54 @@ def create_post(
 ) -> PostView:
     """A new post: scheduled when `scheduled_at` (aware UTC) is given, else a draft."""
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
+    chosen = _accounts(session, workspace_id, account_ids)
+    post = insert_checked_post(
+        session,
+        actor_id=actor_id,
+        workspace_id=workspace_id,
+        content=content,
+        scheduled_at=scheduled_at,
+        timezone=timezone,
+        accounts=chosen,
+        overrides=overrides,
+        brand_id=brand_id,
+        meta=meta,
+    )
+    return _view(session, post)
+
+
+def insert_checked_post(
+    session: Session,
+    *,
+    actor_id: int,
+    workspace_id: int,
+    content: str,
+    scheduled_at: datetime | None,
+    timezone: str,
+    accounts: list[SocialAccount],
+    overrides: Mapping[int, str] | None = None,
+    brand_id: int | None = None,
+    meta: dict | None = None,
+) -> Post:
+    """Check and insert one post for `accounts` the caller has already loaded from this workspace.
+
+    For callers that authorized "write_posts" once for many posts (CSV import); everyone else
+    calls `create_post`.
+    """
+    if any(account.workspace_id != workspace_id for account in accounts):
+        raise ValidationFailed(
+            "One of the chosen accounts is not connected to this workspace.", field="account_ids"
+        )
     content = _clean_content(content)
     timezone = _clean_zone(timezone)
-    chosen = _accounts(session, workspace_id, account_ids)
-    texts = _clean_overrides(overrides, chosen)
+    texts = _clean_overrides(overrides, accounts)
     _require_something_written(content, texts)
     _check_brand(session, workspace_id, brand_id)
     meta = _clean_meta(meta)
     now = utcnow()
     if scheduled_at is not None:
         scheduled_at = _future(scheduled_at, timezone, now)
-        _check_publishable(chosen, content, texts, media_count=0)
+        _check_publishable(accounts, content, texts, media_count=0)
     status = PostStatus.SCHEDULED if scheduled_at is not None else PostStatus.DRAFT
     post = Post(
         workspace_id=workspace_id,
@@ -161,8 +208,8 @@ def create_post(
     )
     session.add(post)
     session.flush()
-    _sync_destinations(session, post, chosen, texts, scheduled_at)
-    return _view(session, post)
+    _sync_destinations(session, post, accounts, texts, scheduled_at)
+    return post
 
 
 _KEEP: Any = object()
@@ -192,6 +239,7 @@ def update_post(
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     post = _load(session, workspace_id, post_id)
     current = post_status.require_editable(post.status, "edit")
+    _refuse_while_publishing(session, post)
     version = _expect(post, expected_version, overwrite)
     content = _clean_content(content)
     timezone = _clean_zone(timezone)
@@ -237,6 +285,7 @@ def reschedule(
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     post = _load(session, workspace_id, post_id)
     current = post_status.require_editable(post.status, "reschedule")
+    _refuse_while_publishing(session, post)
     version = _expect(post, expected_version, overwrite=False)
     if current != PostStatus.SCHEDULED:
         post_status.require_move(current, PostStatus.SCHEDULED)
@@ -343,6 +392,27 @@ def bulk_duplicate(
 def get_post(session: Session, *, actor_id: int, workspace_id: int, post_id: int) -> PostView:
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="read")
     return _view(session, _load(session, workspace_id, post_id))
+
+
+def composer_accounts(session: Session, *, actor_id: int, workspace_id: int) -> list[ComposerAccount]:
+    """The workspace's accounts for the composer, with each one's own text limit where it has one."""
+    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="read")
+    rows = session.exec(
+        select(SocialAccount)
+        .where(SocialAccount.workspace_id == workspace_id)
+        .order_by(col(SocialAccount.platform), col(SocialAccount.handle), col(SocialAccount.id))
+    ).all()
+    return [
+        ComposerAccount(
+            id=account.id or 0,
+            platform=str(account.platform),
+            handle=account.handle,
+            display_name=account.display_name,
+            status=str(account.status),
+            instance_limit=_instance_limit(account),
+        )
+        for account in rows
+    ]
 
 
 def search_posts(
@@ -756,10 +826,15 @@ def _duplicate(session: Session, source: Post, actor_id: int) -> PostView:
     return _view(session, copy)
 
 
-def _refuse_delete_while_publishing(session: Session, post: Post) -> None:
+def _refuse_while_publishing(session: Session, post: Post, verb: str = "change") -> None:
+    """A post whose destinations the worker holds (queued or publishing) is left alone until it is done."""
     busy = any(d.status in (D.QUEUED, D.PUBLISHING) for d in _destinations(session, post.id or 0))
     if post.status == PostStatus.PUBLISHING or busy:
-        raise Conflict("This post is being published right now. Wait until it has finished, then delete it.")
+        raise Conflict(f"This post is being published right now. Wait until it has finished, then {verb} it.")
+
+
+def _refuse_delete_while_publishing(session: Session, post: Post) -> None:
+    _refuse_while_publishing(session, post, "delete")
 
 
 def _delete(session: Session, post: Post, expected_version: int | None) -> None:

@@ -51,6 +51,7 @@ NOT_USER_FACING = {
     "credits.take_back": "removes credits for a verified refund webhook, never a user's choice",
     "credits.check_invariant": "a consistency check for tests, benchmarks and system administrators",
     "workspaces.summarize": "formats a Workspace row the caller already loaded; reads and writes nothing",
+    "posts.insert_checked_post": "inserts for a caller that authorized write_posts once for many posts (CSV import)",
 }
 
 
@@ -164,6 +165,8 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "tone": "Witty",
         "language": "en",
         "platform": "sandbox",
+        "data": b"content,local_datetime,accounts\nHijacked,,@target\n",
+        "confirmed_rows": [2],
     }
 
 
