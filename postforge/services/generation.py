@@ -20,6 +20,7 @@ steps 1 and 2 (the housekeeping beat task calls it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -234,12 +235,13 @@ async def run(
     """
     post: GeneratedPost | None = None
     try:
-        async for event in generator.stream(ticket.request):
-            if isinstance(event, Progress):
-                yield event
-            elif isinstance(event, Finished):
-                post = event.post
-                break
+        async with contextlib.aclosing(generator.stream(ticket.request)) as events:
+            async for event in events:
+                if isinstance(event, Progress):
+                    yield event
+                elif isinstance(event, Finished):
+                    post = event.post
+                    break
     except GenerationError as error:
         log.info("Generation %s failed (%s): %s", ticket.reservation_id, error.kind, error.detail)
         balance = await _refund_shielded(ticket, error.message, engine)
