@@ -6,7 +6,10 @@ import postforge.models  # noqa: F401 — tables registered for Reflex and Alemb
 from postforge.api import build_api
 from postforge.pages import (  # noqa: F401 — pages register themselves
     auth,
+    brands,
+    credits,
     dashboard,
+    generate,
     landing,
     lists,
     outbox,

@@ -3,12 +3,14 @@
 LANDING = "/"
 DASHBOARD = "/dashboard"
 GENERATE = "/generate"
+BRANDS = "/brands"
 POSTS = "/posts"
 IMPORT = "/posts/import"
 CALENDAR = "/calendar"
 ACCOUNTS = "/accounts"
 CREDITS = "/credits"
 SETTINGS = "/settings"
+BUY_CREDITS = "/billing/buy"
 ADMIN = "/admin-console"  # "/admin" is reserved by Reflex's AdminDash mount
 
 SIGN_IN = "/sign-in"
@@ -25,6 +27,7 @@ API_HEALTH = "/api/health"
 NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Dashboard", DASHBOARD, "layout-dashboard"),
     ("Generate", GENERATE, "sparkles"),
+    ("Brands", BRANDS, "palette"),
     ("Posts", POSTS, "list"),
     ("Calendar", CALENDAR, "calendar-days"),
     ("Accounts", ACCOUNTS, "at-sign"),

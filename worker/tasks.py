@@ -58,4 +58,5 @@ def sweep_housekeeping_task() -> dict[str, int]:
         "expired_attempts": result.expired_attempts,
         "expired_counters": result.expired_counters,
         "requeued_events": len(result.events_to_apply),
+        "refunded_generations": result.refunded_generations,
     }

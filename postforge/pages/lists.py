@@ -1,4 +1,4 @@
-"""Calendar, accounts, credits, generate, settings and admin pages.
+"""Calendar, accounts and admin pages.
 
 Each shows the workspace's real data read-only; the editing flows arrive with their features.
 """
@@ -12,9 +12,7 @@ from postforge.state.pages import (
     AccountItem,
     AccountsState,
     AdminState,
-    CreditsState,
     HealthItem,
-    LedgerItem,
     PostItem,
     PostsState,
 )
@@ -97,56 +95,6 @@ def accounts_page() -> rx.Component:
             "No social accounts connected",
             "Connect the built-in sandbox feed to try publishing without any outside account.",
         ),
-    )
-
-
-def _ledger_row(entry: LedgerItem) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(entry.when, white_space="nowrap"),
-        rx.table.cell(rx.badge(entry.type)),
-        rx.table.cell(entry.amount),
-        rx.table.cell(entry.balance_after),
-        rx.table.cell(entry.description),
-    )
-
-
-@template(route=routes.CREDITS, title="Credits", on_load=CreditsState.load)
-def credits_page() -> rx.Component:
-    return rx.vstack(
-        rx.box(stat_card("Balance", ShellState.credits, "coins"), max_width="20em", width="100%"),
-        rx.cond(
-            CreditsState.entries.length() > 0,
-            _table(
-                ["When", "Type", "Amount", "Balance after", "Description"],
-                rx.foreach(CreditsState.entries, _ledger_row),
-            ),
-            empty_state(
-                "coins", "No credit history", "Every credit spent, refunded or bought is listed here."
-            ),
-        ),
-        spacing="4",
-        width="100%",
-    )
-
-
-@template(route=routes.GENERATE, title="Generate")
-def generate_page() -> rx.Component:
-    return rx.vstack(
-        rx.text(
-            "Each generation costs one credit; you have ",
-            rx.text.strong(ShellState.credits),
-            ". Generator: ",
-            rx.text.strong(ShellState.ai_mode),
-            ".",
-        ),
-        empty_state(
-            "sparkles",
-            "AI generation is not switched on in this build yet",
-            "Until it is, write posts yourself on the Posts page; your credits are untouched.",
-            rx.link(rx.button("Go to posts", variant="soft"), href=routes.POSTS),
-        ),
-        spacing="4",
-        width="100%",
     )
 
 

@@ -1,4 +1,4 @@
-"""View data for the list pages (posts, accounts, credits, admin): thin calls into services."""
+"""View data for the list pages (posts, accounts, admin): thin calls into services."""
 
 import asyncio
 
@@ -6,7 +6,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import accounts, admin, credits, health, posts, timefmt, workspaces
+from postforge.services import accounts, admin, health, posts, timefmt, workspaces
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
 
@@ -25,15 +25,6 @@ class AccountItem(BaseModel):
     display_name: str
     status: str
     last_error: str
-
-
-class LedgerItem(BaseModel):
-    id: int
-    when: str
-    type: str
-    amount: str
-    balance_after: int
-    description: str
 
 
 class HealthItem(BaseModel):
@@ -99,30 +90,6 @@ class AccountsState(rx.State):
             else []
         )
         self.accounts = [AccountItem(**row.__dict__) for row in rows]
-
-
-class CreditsState(rx.State):
-    entries: list[LedgerItem] = []
-
-    @rx.event
-    async def load(self):
-        shell = await _shell(self)
-        rows = (
-            await asyncio.to_thread(_read, credits.ledger_page, shell.user_id, shell.workspace_id)
-            if shell.workspace_id
-            else []
-        )
-        self.entries = [
-            LedgerItem(
-                id=row.id,
-                when=timefmt.format_local(row.created_at, shell.workspace_timezone),
-                type=row.type,
-                amount=f"{row.amount:+d}",
-                balance_after=row.balance_after,
-                description=row.description,
-            )
-            for row in (rows.rows if rows else [])
-        ]
 
 
 class AdminState(rx.State):

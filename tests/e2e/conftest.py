@@ -76,6 +76,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         "APP_URL": f"http://127.0.0.1:{port}",
         "HEARTBEAT_INTERVAL_SECONDS": "2",
         "ENVIRONMENT": "embedded",
+        "ANTHROPIC_API_KEY": "",  # browser journeys use the offline generator, never a paid API
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "0",
         "REFLEX_HTTP_CLIENT_BIND_ADDRESS": "0.0.0.0",

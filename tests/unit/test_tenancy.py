@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel, select
 
 import postforge.services
 from postforge.models import Role, User, UserSession, Workspace, utcnow
-from postforge.services import accounts_auth, workspaces
+from postforge.services import accounts_auth, brands, workspaces
 from postforge.services.errors import PermissionDenied
 from tests.support.factories import (
     make_credit_transaction,
@@ -92,6 +92,7 @@ class World:
     invite_id: int
     post_id: int  # a post inside the target workspace
     account_id: int  # a connected account of the target workspace
+    brand_id: int  # a brand inside the target workspace
 
 
 @pytest.fixture
@@ -113,6 +114,7 @@ def world(engine) -> World:
             session, actor_id=member.id, workspace_id=target.id, email="newcomer@example.com", role="viewer"
         )
         invite_id = workspaces.list_invites(session, actor_id=member.id, workspace_id=target.id)[0].id
+        brand = brands.create_brand(session, actor_id=member.id, workspace_id=target.id, name="Target brand")
         session.commit()
         return World(
             target.id,
@@ -125,6 +127,7 @@ def world(engine) -> World:
             invite_id,
             post.id,
             account.id,
+            brand.id,
         )
 
 
@@ -156,6 +159,12 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "timezone": "UTC",
         "account_ids": [world.account_id],
         "overrides": {world.account_id: "Hijacked version"},
+        "brand_id": world.brand_id,
+        "request_id": "outsider-request-1",
+        "topic": "Outsider's topic",
+        "tone": "Witty",
+        "language": "en",
+        "platform": "sandbox",
         "data": b"content,local_datetime,accounts\nHijacked,,@target\n",
         "confirmed_rows": [2],
     }
