@@ -1,16 +1,18 @@
 """Periodic clean-up that keeps sign-in tables small and no stored webhook forgotten."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from postforge.services import identity_webhooks, oidc
+from postforge.services import identity_webhooks, oidc, stripe_webhooks
 from postforge.services.rate_limit import TableBackend
 
 # An event younger than this is probably still on its way through the queue.
 STALE_EVENT_AGE = timedelta(minutes=2)
+# A Stripe event is stored and queued within the same request; after a minute it was lost or failed.
+STALE_STRIPE_EVENT_AGE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -18,13 +20,20 @@ class SweepResult:
     expired_attempts: int
     expired_counters: int
     events_to_apply: list[str]
+    stripe_events_to_process: list[str] = field(default_factory=list)
 
 
 def sweep(engine: Engine) -> SweepResult:
-    """Purge expired OAuth attempts and rate-limit windows; list identity events still unapplied."""
+    """Purge expired OAuth attempts and rate-limit windows; list identity and Stripe events unprocessed."""
     with Session(engine) as session:
         attempts = oidc.purge_expired_attempts(session)
         pending = identity_webhooks.unprocessed_event_ids(session, older_than=STALE_EVENT_AGE)
+        stripe_pending = stripe_webhooks.unprocessed_event_ids(session, older_than=STALE_STRIPE_EVENT_AGE)
         session.commit()
     counters = TableBackend(engine).purge_expired()
-    return SweepResult(expired_attempts=attempts, expired_counters=counters, events_to_apply=pending)
+    return SweepResult(
+        expired_attempts=attempts,
+        expired_counters=counters,
+        events_to_apply=pending,
+        stripe_events_to_process=stripe_pending,
+    )
