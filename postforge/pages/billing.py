@@ -22,13 +22,13 @@ def _admins_only(what: str) -> rx.Component:
     return rx.cond(
         ShellState.is_workspace_admin,
         rx.fragment(),
-        rx.callout(
-            rx.text(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("lock")),
+            rx.callout.text(
                 f"Only workspace admins can {what} for ",
                 rx.text.strong(ShellState.workspace_name),
                 ". Ask one of its admins, or switch to a workspace you manage.",
             ),
-            icon="lock",
             color_scheme="amber",
             width="100%",
             id="billing-admins-only",
@@ -126,7 +126,13 @@ def _tier_action(card: PlanCard) -> rx.Component:
 def _tier_card(card: PlanCard) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading(card.name, size="4", as_="h3"),
+            rx.hstack(
+                rx.heading(card.name, size="4", as_="h3"),
+                rx.cond(card.popular, rx.badge("Most popular", color_scheme="violet")),
+                justify="between",
+                align="center",
+                width="100%",
+            ),
             rx.text(card.price, size="5", weight="bold"),
             rx.text(card.note, size="2", color=MUTED),
             _tier_action(card),
@@ -204,13 +210,15 @@ def _links() -> rx.Component:
 
 def _paid() -> rx.Component:
     return rx.vstack(
-        rx.callout(
-            rx.cond(
-                CheckoutState.kind == "subscription",
-                rx.text("Your ", CheckoutState.plan_name, " plan is active and its credits were added."),
-                rx.text("Payment received for the ", CheckoutState.plan_name, " pack."),
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle-check")),
+            rx.callout.text(
+                rx.cond(
+                    CheckoutState.kind == "subscription",
+                    "Your " + CheckoutState.plan_name + " plan is active and its credits were added.",
+                    "Payment received for the " + CheckoutState.plan_name + " pack.",
+                )
             ),
-            icon="circle-check",
             color_scheme="green",
             width="100%",
         ),
@@ -355,7 +363,7 @@ def _payment_row(item: PaymentItem) -> rx.Component:
         rx.table.cell(item.when, white_space="nowrap"),
         rx.table.cell(rx.text(item.plan, weight="medium"), rx.text(item.kind, size="1", color=MUTED)),
         rx.table.cell(item.amount),
-        rx.table.cell("+", item.credits),
+        rx.table.cell(item.credits),
         rx.table.cell(_status_badge(item.status), rx.text(item.refund_note, size="1", color=MUTED)),
         rx.table.cell(item.balance_after),
     )

@@ -54,7 +54,7 @@ class PaymentItem(BaseModel):
     plan: str
     kind: str
     amount: str
-    credits: int
+    credits: str
     status: str
     refund_note: str
     balance_after: str
@@ -81,7 +81,7 @@ def _tier_card(plan: billing.PlanView, current_code: str) -> PlanCard:
         code=plan.code,
         name=plan.name,
         credits=plan.credits,
-        price=f"{plan.price_label} a month" if plan.price_cents else "Free",
+        price=f"{plan.price_label} a month" if plan.price_cents else "$0",
         note=" · ".join(parts),
         popular=plan.is_popular,
         current=plan.code == current_code,
@@ -214,7 +214,7 @@ class BillingState(rx.State):
                 plan=row.plan_name,
                 kind="Subscription" if row.kind == "subscription" else "Credit pack",
                 amount=row.amount,
-                credits=row.credits,
+                credits=f"+{row.credits}" if row.balance_after is not None else f"{row.credits} (not added)",
                 status=row.status.replace("_", " "),
                 refund_note=_refund_note(row),
                 balance_after=str(row.balance_after) if row.balance_after is not None else "—",
