@@ -138,9 +138,7 @@ def main(count: int) -> None:
         storm = time.perf_counter() - started
         with Session(engine) as session:
             balance = credits.check_invariant(
-                session,
-                last["data"]["object"]["metadata"]["workspace_id"]
-                and int(last["data"]["object"]["metadata"]["workspace_id"]),
+                session, int(last["data"]["object"]["metadata"]["workspace_id"])
             )
         print(
             f"20 concurrent runs of one event: {storm * 1000:.0f} ms, "

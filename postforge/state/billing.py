@@ -275,9 +275,12 @@ class BillingState(rx.State):
                 shell = await self.get_state(ShellState)
                 user_id, workspace_id, timezone = shell.user_id, shell.workspace_id, shell.workspace_timezone
                 was = self.subscribed
-            tier = await asyncio.to_thread(
-                _run, billing.current_subscription, actor_id=user_id, workspace_id=workspace_id
-            )
+            try:
+                tier = await asyncio.to_thread(
+                    _run, billing.current_subscription, actor_id=user_id, workspace_id=workspace_id
+                )
+            except ServiceError:
+                return  # no longer allowed (role changed): the next page load says so
             async with self:
                 self._show_tier(tier, timezone)
             if (tier.status != "free") != was:
