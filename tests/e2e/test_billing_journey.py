@@ -1,4 +1,7 @@
-"""Buying credits without Stripe keys: the demo user buys the Popular pack through the sandbox checkout.
+"""Buying credits without Stripe keys: a new member buys the Popular pack through the sandbox checkout.
+
+(A freshly registered account rather than the demo user, so the other browser journeys still find
+the demo workspace as seeded.)
 
 The sandbox page sends a signed `checkout.session.completed` to the app's own webhook route; the
 worker processes it; the success page waits for that and shows the new balance; the credit and
@@ -6,6 +9,7 @@ billing histories show the purchase with the balance after it.
 """
 
 import re
+import uuid
 
 from playwright.sync_api import expect
 
@@ -15,11 +19,17 @@ from tests.e2e.conftest import sign_in
 CONFIRMATION_TIMEOUT_MS = 60_000  # the embedded broker polls; the success page waits up to a minute
 
 
-def test_buy_the_popular_pack_through_the_sandbox_checkout(page, running_app) -> None:
-    email, password = running_app.demo_credentials()
-    page.goto(routes.SIGN_IN)
-    sign_in(page, email, password)
+def register(page) -> None:
+    page.goto(routes.REGISTER)
+    page.get_by_label("Name").fill("Bea Buyer")
+    page.get_by_label("Email").fill(f"bea-{uuid.uuid4().hex[:8]}@example.org")
+    page.get_by_label("Password").fill("correct horse battery staple 42")
+    page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
+
+
+def test_buy_the_popular_pack_through_the_sandbox_checkout(page, running_app) -> None:
+    register(page)
     expect(page.locator("#credit-balance")).to_have_text(re.compile(r"^\d+$"))
     before = int(page.locator("#credit-balance").inner_text())
 

@@ -14,12 +14,14 @@ from sqlmodel import Session, select
 
 from postforge import routes
 from postforge.models import Payment, PaymentStatus, PricingPlan, Role, Workspace
-from postforge.services import billing
+from postforge.services import billing, credits
 from postforge.services.errors import Conflict, PermissionDenied, ValidationFailed
 from postforge.services.stripe_gateway import PaymentProviderError, create_checkout_session
+from postforge.services.stripe_webhooks import process_stripe_event, record_stripe_event
 from postforge.settings import Settings, load_settings
 from tests.fakes.server import serve
 from tests.fakes.stripe_api import FakeStripeAPI, parse_form
+from tests.support import stripe_events as se
 from tests.support.factories import (
     make_membership,
     make_payment,
@@ -318,3 +320,30 @@ def test_the_fake_parses_stripes_form_encoding():
         "a": {"b": [{"c": "1", "d": "x"}, {"c": "2"}]},
         "m": "p",
     }
+
+
+def test_a_stripe_checkout_is_granted_by_its_signed_completion_event(team, stripe_settings, api):
+    """The whole Stripe-mode round trip: session at the fake API, then Stripe's event for that session."""
+    started = buy(team, stripe_settings)
+    session_object = api.sessions[started.checkout_session_id]
+    paid = {
+        **session_object,
+        "status": "complete",
+        "payment_status": "paid",
+        "payment_intent": "pi_test_round_trip",
+        "customer": "cus_test_round_trip",
+    }
+    event = se.stripe_event("checkout.session.completed", paid)
+    with Session(team.engine) as session:
+        record_stripe_event(session, event)
+        session.commit()
+    assert process_stripe_event(team.engine, event["id"]) == "granted 50 credits"
+    with Session(team.engine) as session:
+        report = credits.check_invariant(session, team.workspace_id)
+        status = billing.checkout_status(
+            session, actor_id=team.admin_id, checkout_session_id=started.checkout_session_id
+        )
+    assert report.ok and report.balance == 50
+    assert (status.status, status.balance, status.credits, status.amount) == ("paid", 50, 50, "$29.00")
+    buy(team, stripe_settings, "pack-starter")  # the next checkout reuses the customer Stripe created
+    assert api.requests[-1].params["customer"] == "cus_test_round_trip"
