@@ -189,10 +189,7 @@ def _active_plan(session: Session, plan_code: str) -> PricingPlan:
 
 def checkout_mode(settings: Settings | None = None) -> str:
     """stripe (real payments), sandbox (no key, not production: the in-app checkout) or disabled."""
-    settings = settings or get_settings()
-    if settings.stripe_secret_key:
-        return "stripe"
-    return "disabled" if settings.environment == "production" else "sandbox"
+    return (settings or get_settings()).checkout_mode
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,33 @@ async def test_the_success_page_without_a_checkout_says_so(tokens):
     state = await root.get_state(CheckoutState)
     assert await state.start() is None
     assert state.phase == "unknown" and "billing page" in state.message
+
+
+@pytest.mark.parametrize(
+    ("status", "completed", "phase"),
+    [
+        ("pending", False, "waiting"),  # no word from Stripe yet
+        ("pending", True, "clearing"),  # checkout done, a delayed payment method still clearing
+        ("paid", True, "paid"),
+        ("partially_refunded", True, "paid"),
+        ("failed", True, "failed"),
+        ("expired", False, "failed"),
+    ],
+)
+async def test_the_success_page_tells_each_state_of_the_payment_apart(status, completed, phase):
+    state = await rx.State().get_state(CheckoutState)
+    state._apply(
+        billing.CheckoutStatus(
+            checkout_session_id="cs_x",
+            workspace_id=1,
+            plan_name="Popular",
+            kind="credit_pack",
+            credits=50,
+            amount="$29.00",
+            status=status,
+            checkout_completed=completed,
+            balance=60,
+        )
+    )
+    assert state.phase == phase
+    assert (state.plan_name, state.credits, state.balance) == ("Popular", 50, 60)
