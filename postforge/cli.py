@@ -119,6 +119,22 @@ def migrate_database(settings: Settings) -> None:
         print(f"Database {where} is up to date (revision {after}).")
     else:
         print(f"Database {where} migrated from revision {before or '(empty)'} to {after}.")
+    added = seed_reference_data(url)
+    if added:
+        print(f"Pricing plans: added {added} standard plan{'s' if added != 1 else ''}.")
+
+
+def seed_reference_data(url: str) -> int:
+    """Rows the product needs in every database (the standard pricing plans); existing ones stay."""
+    from postforge.db import make_engine, session_scope
+    from postforge.services.billing import seed_plans
+
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return seed_plans(session)
+    finally:
+        engine.dispose()
 
 
 def _alembic_config(url: str) -> Config:

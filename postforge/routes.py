@@ -10,7 +10,11 @@ CALENDAR = "/calendar"
 ACCOUNTS = "/accounts"
 CREDITS = "/credits"
 SETTINGS = "/settings"
+BILLING = "/billing"
 BUY_CREDITS = "/billing/buy"
+CHECKOUT_SUCCESS = "/billing/success"
+CHECKOUT_CANCEL = "/billing/cancel"
+SANDBOX_CHECKOUT = "/billing/sandbox-checkout"
 ADMIN = "/admin-console"  # "/admin" is reserved by Reflex's AdminDash mount
 
 SIGN_IN = "/sign-in"
@@ -22,6 +26,7 @@ AUTH_COMPLETE = "/auth/complete"
 OUTBOX = "/dev/outbox"
 
 API_HEALTH = "/api/health"
+API_STRIPE_WEBHOOK = "/api/stripe/webhook"
 
 # (label, route, lucide icon) in sidebar order.
 NAV_ITEMS: list[tuple[str, str, str]] = [
@@ -32,6 +37,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Calendar", CALENDAR, "calendar-days"),
     ("Accounts", ACCOUNTS, "at-sign"),
     ("Credits", CREDITS, "coins"),
+    ("Billing", BILLING, "credit-card"),
     ("Settings", SETTINGS, "settings"),
     ("Admin", ADMIN, "shield"),
 ]

@@ -243,7 +243,10 @@ class Settings(BaseSettings):
 
     @property
     def checkout_mode(self) -> str:
-        return "stripe" if self.stripe_secret_key else "sandbox"
+        """stripe, sandbox (no key: the in-app checkout) or disabled (no key in production)."""
+        if self.stripe_secret_key:
+            return "stripe"
+        return "disabled" if self.environment == "production" else "sandbox"
 
 
 def _describe(error: ValidationError) -> str:

@@ -20,6 +20,7 @@ from postforge.settings import Settings, get_settings
 HEARTBEAT_TASK = "postforge.heartbeat"
 PING_TASK = "postforge.ping"
 APPLY_IDENTITY_EVENT_TASK = "postforge.identity.apply_event"
+PROCESS_STRIPE_EVENT_TASK = "postforge.stripe.process_event"
 SWEEP_TASK = "postforge.housekeeping.sweep"
 SWEEP_INTERVAL_SECONDS = 60.0
 

@@ -1,11 +1,14 @@
 """The web process's side of the queue: services hand work over through ports wired here."""
 
-from postforge.services import identity_webhooks
-from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, celery_app
+from postforge.services import identity_webhooks, stripe_webhooks
+from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, PROCESS_STRIPE_EVENT_TASK, celery_app
 
 
 def install() -> None:
     """Connect the services' enqueue ports to Celery (called once when the web app starts)."""
     identity_webhooks.register_enqueuer(
         lambda event_id: celery_app.send_task(APPLY_IDENTITY_EVENT_TASK, args=[event_id])
+    )
+    stripe_webhooks.register_enqueuer(
+        lambda event_id: celery_app.send_task(PROCESS_STRIPE_EVENT_TASK, args=[event_id])
     )

@@ -6,10 +6,16 @@ from starlette.routing import Route
 from postforge import routes
 from postforge.api.health import health
 from postforge.api.oauth import oauth_routes
+from postforge.api.stripe_webhook import stripe_webhook_route
 from postforge.api.webhooks import clerk_webhook_route
 
 
 def build_api() -> Starlette:
     return Starlette(
-        routes=[Route(routes.API_HEALTH, health, methods=["GET"]), *oauth_routes(), clerk_webhook_route()]
+        routes=[
+            Route(routes.API_HEALTH, health, methods=["GET"]),
+            *oauth_routes(),
+            clerk_webhook_route(),
+            stripe_webhook_route(),
+        ]
     )

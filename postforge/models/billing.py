@@ -63,6 +63,8 @@ class Payment(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
         sa.CheckConstraint("refunded_cents >= 0", name="refunded_not_negative"),
+        sa.CheckConstraint("credits_taken_back >= 0", name="credits_taken_back_not_negative"),
+        sa.CheckConstraint("credits_owed >= 0", name="credits_owed_not_negative"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -76,6 +78,17 @@ class Payment(SQLModel, table=True):
     currency: str = Field(default="usd", max_length=3, nullable=False)
     credits: int = Field(default=0, nullable=False)
     status: PaymentStatus = enum_field(PaymentStatus, "payment_status", PaymentStatus.PENDING)
+    # The plan's name when bought: history stays readable after a plan is renamed or removed.
+    plan_name: str = Field(default="", max_length=120, nullable=False)
+    stripe_customer_id: str = Field(default="", max_length=255, nullable=False)
+    stripe_subscription_id: str = Field(default="", max_length=255, nullable=False)
+    stripe_invoice_id: str = Field(default="", max_length=255, nullable=False)  # a subscription's first
+    # Stripe reported the checkout finished (paid, or waiting for a delayed payment method).
+    checkout_completed_at: datetime | None = time_field()
+    paid_at: datetime | None = time_field()
+    # Refunds: credits removed from the balance so far, and what the balance could not cover.
+    credits_taken_back: int = Field(default=0, nullable=False)
+    credits_owed: int = Field(default=0, nullable=False)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -87,8 +100,10 @@ class StripeEvent(SQLModel, table=True):
     type: str = Field(max_length=128, nullable=False, index=True)
     payload: dict[str, Any] = json_field()
     received_at: datetime = created_at_field()
-    processed_at: datetime | None = time_field()
+    processed_at: datetime | None = time_field(index=True)
     error: str = Field(default="", sa_type=sa.Text, nullable=False)
+    outcome: str = Field(default="", max_length=500, nullable=False)  # what processing did, for admins
+    attempts: int = Field(default=0, nullable=False)  # failed processing attempts (the sweep gives up)
 
 
 class Subscription(SQLModel, table=True):
@@ -104,5 +119,7 @@ class Subscription(SQLModel, table=True):
     )
     current_period_end: datetime | None = time_field()
     cancel_at_period_end: bool = Field(default=False, nullable=False)
+    # `created` of the last Stripe event applied: an older event delivered late changes nothing.
+    last_event_at: datetime | None = time_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -13,6 +13,7 @@ from postforge.state.pages import (
     AccountsState,
     AdminState,
     HealthItem,
+    OwedItem,
     PostItem,
     PostsState,
 )
@@ -108,6 +109,42 @@ def _health_row(item: HealthItem) -> rx.Component:
     )
 
 
+def _owed_row(item: OwedItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item.workspace_name, " (#", item.workspace_id, ")"),
+        rx.table.cell(item.credits_owed),
+        rx.table.cell(item.payments),
+    )
+
+
+def _billing_watch() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Billing", size="4", as_="h2"),
+        rx.text(
+            "Stripe events waiting to be processed: ",
+            rx.text.strong(AdminState.stuck_stripe_events),
+            " (the worker retries them every minute).",
+            color=rx.color("gray", 11),
+        ),
+        rx.cond(
+            AdminState.owed.length() > 0,
+            rx.vstack(
+                rx.text(
+                    "Refunds these workspaces had already spent: the credits could not be taken back and are "
+                    "owed. Settle them with a credit adjustment or with the customer.",
+                    color=rx.color("gray", 11),
+                ),
+                _table(["Workspace", "Credits owed", "Payments"], rx.foreach(AdminState.owed, _owed_row)),
+                width="100%",
+            ),
+            rx.text("No workspace owes credits after a refund.", color=rx.color("gray", 11)),
+        ),
+        spacing="3",
+        width="100%",
+        id="admin-billing",
+    )
+
+
 @template(route=routes.ADMIN, title="Admin", on_load=AdminState.load)
 def admin_page() -> rx.Component:
     return rx.vstack(
@@ -131,6 +168,7 @@ def admin_page() -> rx.Component:
             AdminState.checkout_mode,
             color=rx.color("gray", 11),
         ),
+        _billing_watch(),
         spacing="4",
         width="100%",
     )

@@ -1,17 +1,19 @@
 """Periodic clean-up that keeps sign-in tables small, no stored webhook forgotten, and no credit held
 by a generation that died half-way."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from postforge.services import generation, identity_webhooks, oidc
+from postforge.services import generation, identity_webhooks, oidc, stripe_webhooks
 from postforge.services.rate_limit import TableBackend
 
 # An event younger than this is probably still on its way through the queue.
 STALE_EVENT_AGE = timedelta(minutes=2)
+# A Stripe event is stored and queued within the same request; after a minute it was lost or failed.
+STALE_STRIPE_EVENT_AGE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -20,13 +22,15 @@ class SweepResult:
     expired_counters: int
     events_to_apply: list[str]
     refunded_generations: int = 0
+    stripe_events_to_process: list[str] = field(default_factory=list)
 
 
 def sweep(engine: Engine) -> SweepResult:
-    """Purge expired OAuth attempts and rate-limit windows; list identity events still unapplied."""
+    """Purge expired OAuth attempts and rate-limit windows; list identity and Stripe events unprocessed."""
     with Session(engine) as session:
         attempts = oidc.purge_expired_attempts(session)
         pending = identity_webhooks.unprocessed_event_ids(session, older_than=STALE_EVENT_AGE)
+        stripe_pending = stripe_webhooks.unprocessed_event_ids(session, older_than=STALE_STRIPE_EVENT_AGE)
         session.commit()
     with Session(engine) as session:
         refunded = generation.refund_stale_reservations(session)
@@ -37,4 +41,5 @@ def sweep(engine: Engine) -> SweepResult:
         expired_counters=counters,
         events_to_apply=pending,
         refunded_generations=refunded,
+        stripe_events_to_process=stripe_pending,
     )

@@ -6,7 +6,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import accounts, admin, health, posts, timefmt, workspaces
+from postforge.services import accounts, admin, billing, health, posts, timefmt, workspaces
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
 
@@ -31,6 +31,13 @@ class HealthItem(BaseModel):
     name: str
     ok: bool
     detail: str
+
+
+class OwedItem(BaseModel):
+    workspace_id: int
+    workspace_name: str
+    credits_owed: int
+    payments: int
 
 
 def _in_session(fn, *args):
@@ -101,6 +108,8 @@ class AdminState(rx.State):
     environment: str = ""
     checkout_mode: str = ""
     broker_mode: str = ""
+    owed: list[OwedItem] = []
+    stuck_stripe_events: int = 0
 
     @rx.event
     async def load(self):
@@ -119,7 +128,10 @@ class AdminState(rx.State):
         counts = await asyncio.to_thread(_in_session, admin.system_counts)
         self.users, self.workspaces = counts.users, counts.workspaces
         self.posts, self.failed_destinations = counts.posts, counts.failed_destinations
+        owed = await asyncio.to_thread(_in_session, admin.owed_credits)
+        self.owed = [OwedItem(**row.__dict__) for row in owed]
+        self.stuck_stripe_events = await asyncio.to_thread(_in_session, admin.stuck_stripe_events)
         settings = get_settings()
         self.environment = settings.environment
-        self.checkout_mode = settings.checkout_mode
+        self.checkout_mode = billing.checkout_mode(settings)
         self.broker_mode = "Redis" if settings.redis_url else "embedded (SQLite)"

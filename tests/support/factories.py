@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from postforge.models import (
     AuthIdentity,
@@ -20,9 +20,12 @@ from postforge.models import (
     Platform,
     Post,
     PostDestination,
+    PricingPlan,
     Role,
     SocialAccount,
     StripeEvent,
+    Subscription,
+    SubscriptionStatus,
     TransactionType,
     User,
     UserSession,
@@ -135,3 +138,17 @@ def make_stripe_event(session: Session, *, event_id: str | None = None, **fields
     fields.setdefault("type", "checkout.session.completed")
     fields.setdefault("payload", {})
     return _save(session, StripeEvent(id=event_id or unique("evt"), **fields))
+
+
+def make_subscription(
+    session: Session, workspace: Workspace, *, plan_code: str = "tier-pro", **fields: Any
+) -> Subscription:
+    """An active subscription on a seeded plan (the standard plans are seeded if missing)."""
+    from postforge.services.billing import seed_plans
+
+    seed_plans(session)
+    plan = session.exec(select(PricingPlan).where(PricingPlan.code == plan_code)).one()
+    fields.setdefault("stripe_subscription_id", unique("sub_test"))
+    fields.setdefault("stripe_customer_id", unique("cus_test"))
+    fields.setdefault("status", SubscriptionStatus.ACTIVE)
+    return _save(session, Subscription(workspace_id=workspace.id, plan_id=plan.id, **fields))

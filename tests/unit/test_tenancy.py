@@ -20,14 +20,16 @@ import pytest
 from sqlmodel import Session, SQLModel, select
 
 import postforge.services
-from postforge.models import Role, User, UserSession, Workspace, utcnow
+from postforge.models import PaymentStatus, Role, User, UserSession, Workspace, utcnow
 from postforge.services import accounts_auth, brands, workspaces
 from postforge.services.errors import PermissionDenied
 from tests.support.factories import (
     make_credit_transaction,
     make_membership,
+    make_payment,
     make_post,
     make_social_account,
+    make_subscription,
     make_user,
     make_workspace,
 )
@@ -38,6 +40,7 @@ IDENTITY_PARAMETERS = {"user_id", "actor_id", "user", "token"}
 # Read services without a user: the caller (Reflex state, API) must `authorize` this action first.
 AUTHORIZED_BY_CALLER = {
     "accounts.list_accounts": "read",
+    "billing.workspace_tier": "read",
     "credits.ledger_page": "read",
     "dashboard.dashboard_figures": "read",
     "posts.search_posts": "read",
@@ -108,6 +111,8 @@ def world(engine) -> World:
         post = make_post(session, target, author=member, content="Target's secret launch plan")
         account = make_social_account(session, target, handle="@target")
         make_credit_transaction(session, target, amount=25, balance_after=25)
+        make_subscription(session, target, plan_code="tier-pro")
+        make_payment(session, target, status=PaymentStatus.PAID, checkout_completed_at=utcnow())
         token = accounts_auth.create_session(session, outsider, workspace_id=own.id)
         browser = session.exec(select(UserSession).where(UserSession.user_id == outsider.id)).one()
         workspaces.invite_member(
@@ -167,6 +172,7 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "platform": "sandbox",
         "data": b"content,local_datetime,accounts\nHijacked,,@target\n",
         "confirmed_rows": [2],
+        "plan_code": "pack-popular",
     }
 
 
