@@ -14,6 +14,7 @@ import uuid
 from playwright.sync_api import expect
 
 from postforge import routes
+from postforge.services.onboarding import WELCOME_BONUS_CREDITS
 from tests.e2e.conftest import sign_in
 
 CONFIRMATION_TIMEOUT_MS = 60_000  # the embedded broker polls; the success page waits up to a minute
@@ -30,8 +31,10 @@ def register(page) -> None:
 
 def test_buy_the_popular_pack_through_the_sandbox_checkout(page, running_app) -> None:
     register(page)
-    expect(page.locator("#credit-balance")).to_have_text(re.compile(r"^\d+$"))
-    before = int(page.locator("#credit-balance").inner_text())
+    # A new account holds exactly the welcome bonus; waiting for it also waits for the header to load
+    # (it shows 0 until then).
+    before = WELCOME_BONUS_CREDITS
+    expect(page.locator("#credit-balance")).to_have_text(str(before))
 
     page.get_by_role("link", name="Billing").first.click()
     expect(page).to_have_url(re.compile(routes.BILLING + "$"))
