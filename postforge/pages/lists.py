@@ -1,4 +1,4 @@
-"""Posts, calendar, accounts, credits, generate, settings and admin pages.
+"""Posts, accounts, credits, generate, settings and admin pages.
 
 Each shows the workspace's real data read-only; the editing flows arrive with their features.
 """
@@ -55,27 +55,6 @@ def posts_page() -> rx.Component:
             "Generate a draft with AI or import a CSV: your drafts and scheduled posts are listed here.",
             rx.link(rx.button("Generate a post"), href=routes.GENERATE),
         )
-    )
-
-
-@template(route=routes.CALENDAR, title="Calendar", on_load=PostsState.load)
-def calendar_page() -> rx.Component:
-    return rx.vstack(
-        rx.text(
-            "Your posts by scheduled time, shown in ",
-            ShellState.workspace_timezone,
-            ".",
-            color=rx.color("gray", 11),
-        ),
-        _posts_or(
-            empty_state(
-                "calendar-days",
-                "The calendar is empty",
-                "Schedule a post and it lands on its day here.",
-                rx.link(rx.button("Generate a post"), href=routes.GENERATE),
-            )
-        ),
-        width="100%",
     )
 
 
