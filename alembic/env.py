@@ -6,7 +6,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 import postforge.models  # noqa: F401 — registers every table on SQLModel.metadata
 from postforge.db import make_engine
-from postforge.models.base import UTCDateTime
+from postforge.models.base import UTCDateTime, exists_on
 from postforge.settings import get_settings
 
 target_metadata = SQLModel.metadata
@@ -28,8 +28,13 @@ def _render_item(type_: str, obj: object, autogen_context) -> str | bool:
 
 
 def _options(url: str) -> dict:
+    dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
     return {
         "target_metadata": target_metadata,
+        # Indexes declared for PostgreSQL only (e.g. the trigram search index) are not SQLite's.
+        "include_object": lambda obj, name, type_, reflected, compare_to: exists_on(
+            obj if compare_to is None else compare_to, dialect
+        ),
         "compare_type": True,
         "compare_server_default": False,
         "render_item": _render_item,

@@ -4,7 +4,17 @@ import reflex as rx
 
 import postforge.models  # noqa: F401 — tables registered for Reflex and Alembic
 from postforge.api import build_api
-from postforge.pages import auth, calendar, dashboard, landing, lists, outbox, settings  # noqa: F401 — pages register themselves
+from postforge.pages import (  # noqa: F401 — pages register themselves
+    auth,
+    calendar,
+    dashboard,
+    landing,
+    lists,
+    outbox,
+    post_import,
+    posts,
+    settings,
+)
 from worker import enqueue
 
 enqueue.install()

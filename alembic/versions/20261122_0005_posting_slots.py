@@ -1,7 +1,7 @@
 """posting slots
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-22 03:12:51.706814
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

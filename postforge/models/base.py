@@ -89,3 +89,15 @@ def json_field(default_factory: Any = dict) -> Any:
 
 def enum_field(enum_cls: type[enum.StrEnum], name: str, default: enum.StrEnum, *, index: bool = False) -> Any:
     return Field(default=default, sa_type=enum_type(enum_cls, name), nullable=False, index=index)
+
+
+def exists_on(item: Any, dialect_name: str) -> bool:
+    """False for schema items declared for another database only (`Index(...).ddl_if(dialect=...)`).
+
+    Alembic's autogenerate ignores `ddl_if`, so env.py and the schema tests filter with this.
+    """
+    condition = getattr(item, "_ddl_if", None)
+    if condition is None or condition.dialect is None:
+        return True
+    wanted = condition.dialect
+    return dialect_name in ((wanted,) if isinstance(wanted, str) else tuple(wanted))

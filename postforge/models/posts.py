@@ -52,6 +52,15 @@ class Post(SQLModel, table=True):
     __table_args__ = (
         # The calendar and posts list: a workspace's posts in a time range.
         sa.Index("ix_posts_workspace_id_scheduled_at", "workspace_id", "scheduled_at"),
+        # The posts list sorted by last change.
+        sa.Index("ix_posts_workspace_id_updated_at", "workspace_id", "updated_at"),
+        # Substring search (ILIKE '%…%') on PostgreSQL: a trigram GIN index (pg_trgm); none on SQLite.
+        sa.Index(
+            "ix_posts_content_trgm",
+            "content",
+            postgresql_using="gin",
+            postgresql_ops={"content": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         sa.CheckConstraint("version >= 1", name="version_positive"),
     )
 
@@ -68,6 +77,8 @@ class Post(SQLModel, table=True):
     meta: dict[str, Any] = json_field()
     version: int = Field(default=1, nullable=False)  # optimistic concurrency
     published_at: datetime | None = time_field()
+    # Set the first time the post is scheduled: from then on a delete keeps the row (soft delete).
+    first_scheduled_at: datetime | None = time_field()
     deleted_at: datetime | None = time_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

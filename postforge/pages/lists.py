@@ -1,4 +1,4 @@
-"""Posts, accounts, credits, generate, settings and admin pages.
+"""Accounts, credits, generate, settings and admin pages.
 
 Each shows the workspace's real data read-only; the editing flows arrive with their features.
 """
@@ -15,8 +15,6 @@ from postforge.state.pages import (
     CreditsState,
     HealthItem,
     LedgerItem,
-    PostItem,
-    PostsState,
 )
 from postforge.state.shell import ShellState
 
@@ -27,34 +25,6 @@ def _table(headers: list[str], body: rx.Component) -> rx.Component:
         rx.table.body(body),
         width="100%",
         variant="surface",
-    )
-
-
-def _post_row(post: PostItem) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(post.content, max_width="40em"),
-        rx.table.cell(rx.badge(post.status)),
-        rx.table.cell(post.when, white_space="nowrap"),
-    )
-
-
-def _posts_or(empty: rx.Component) -> rx.Component:
-    return rx.cond(
-        PostsState.posts.length() > 0,
-        _table(["Post", "Status", "Scheduled"], rx.foreach(PostsState.posts, _post_row)),
-        empty,
-    )
-
-
-@template(route=routes.POSTS, title="Posts", on_load=PostsState.load)
-def posts_page() -> rx.Component:
-    return _posts_or(
-        empty_state(
-            "file-text",
-            "No posts yet",
-            "Generate a draft with AI or import a CSV: your drafts and scheduled posts are listed here.",
-            rx.link(rx.button("Generate a post"), href=routes.GENERATE),
-        )
     )
 
 

@@ -199,6 +199,7 @@ def _create_example_posts(
             **common,
             status=PostStatus.SCHEDULED,
             scheduled_at=scheduled_at,
+            first_scheduled_at=now,
             content=content,
             meta={"hashtags": hashtags, "ai_generated": False},
         )
@@ -224,6 +225,7 @@ def _create_published_post(
         **common,
         status=PostStatus.PUBLISHED,
         scheduled_at=published_at,
+        first_scheduled_at=published_at - timedelta(days=1),
         published_at=published_at,
         content=(
             "We moved our whole posting routine into PostForge: ideas in the morning, drafts by lunch, "

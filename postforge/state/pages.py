@@ -54,6 +54,10 @@ def _read(fn, user_id: int, workspace_id: int):
         return fn(session, workspace_id)
 
 
+def _upcoming_posts(session, workspace_id: int) -> posts.PostPage:
+    return posts.search_posts(session, workspace_id, sort="scheduled_at", direction="asc", limit=100)
+
+
 async def _shell(state: rx.State) -> ShellState:
     """The shell loaded by the same on_load chain (sign-in and membership already checked)."""
     return await state.get_state(ShellState)
@@ -68,7 +72,8 @@ class PostsState(rx.State):
         if not shell.workspace_id:
             self.posts = []
             return
-        rows = await asyncio.to_thread(_read, posts.list_posts, shell.user_id, shell.workspace_id)
+        page = await asyncio.to_thread(_read, _upcoming_posts, shell.user_id, shell.workspace_id)
+        rows = page.rows
         self.posts = [
             PostItem(
                 id=row.id,

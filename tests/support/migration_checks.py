@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 import postforge.models  # noqa: F401 — every table on SQLModel.metadata
+from postforge.models.base import exists_on
 from tests.support.db import alembic_config, make_test_engine, migrate
 
 VERSION_TABLE = "alembic_version"
@@ -39,7 +40,14 @@ def schema_differences(engine: Engine) -> list:
     """What autogenerate would write to make the database match the models (empty when in step)."""
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "target_metadata": SQLModel.metadata}
+            connection,
+            opts={
+                "compare_type": True,
+                "target_metadata": SQLModel.metadata,
+                "include_object": lambda obj, name, type_, reflected, compare_to: exists_on(
+                    obj if compare_to is None else compare_to, engine.dialect.name
+                ),
+            },
         )
         return compare_metadata(context, SQLModel.metadata)
 

@@ -13,13 +13,14 @@ import inspect
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session, SQLModel, select
 
 import postforge.services
-from postforge.models import Role, User, UserSession, Workspace
+from postforge.models import Role, User, UserSession, Workspace, utcnow
 from postforge.services import accounts_auth, workspaces
 from postforge.services.errors import PermissionDenied
 from tests.support.factories import (
@@ -39,7 +40,7 @@ AUTHORIZED_BY_CALLER = {
     "accounts.list_accounts": "read",
     "credits.ledger_page": "read",
     "dashboard.dashboard_figures": "read",
-    "posts.list_posts": "read",
+    "posts.search_posts": "read",
 }
 # Functions that answer for the user's own workspaces and fall back instead of refusing.
 FALLS_BACK = {"workspaces.current_workspace_for"}
@@ -50,6 +51,7 @@ NOT_USER_FACING = {
     "credits.take_back": "removes credits for a verified refund webhook, never a user's choice",
     "credits.check_invariant": "a consistency check for tests, benchmarks and system administrators",
     "workspaces.summarize": "formats a Workspace row the caller already loaded; reads and writes nothing",
+    "posts.insert_checked_post": "inserts for a caller that authorized write_posts once for many posts (CSV import)",
 }
 
 
@@ -88,6 +90,8 @@ class World:
     outsider_browser: int
     outsider_token: str
     invite_id: int
+    post_id: int  # a post inside the target workspace
+    account_id: int  # a connected account of the target workspace
 
 
 @pytest.fixture
@@ -100,8 +104,8 @@ def world(engine) -> World:
         empty = make_workspace(session, name="Empty")
         make_membership(session, target, member, role=Role.ADMIN)
         make_membership(session, own, outsider, role=Role.ADMIN)
-        make_post(session, target, author=member, content="Target's secret launch plan")
-        make_social_account(session, target, handle="@target")
+        post = make_post(session, target, author=member, content="Target's secret launch plan")
+        account = make_social_account(session, target, handle="@target")
         make_credit_transaction(session, target, amount=25, balance_after=25)
         token = accounts_auth.create_session(session, outsider, workspace_id=own.id)
         browser = session.exec(select(UserSession).where(UserSession.user_id == outsider.id)).one()
@@ -110,7 +114,18 @@ def world(engine) -> World:
         )
         invite_id = workspaces.list_invites(session, actor_id=member.id, workspace_id=target.id)[0].id
         session.commit()
-        return World(target.id, own.id, empty.id, member.id, outsider.id, browser.id, token, invite_id)
+        return World(
+            target.id,
+            own.id,
+            empty.id,
+            member.id,
+            outsider.id,
+            browser.id,
+            token,
+            invite_id,
+            post.id,
+            account.id,
+        )
 
 
 def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
@@ -133,6 +148,16 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "name": "Hijacked",
         "amount": 1,
         "reason": "Outsider's adjustment",
+        "post_id": world.post_id,
+        "post_ids": [world.post_id],
+        "expected_version": 1,
+        "content": "Hijacked post",
+        "scheduled_at": utcnow() + timedelta(days=1),
+        "timezone": "UTC",
+        "account_ids": [world.account_id],
+        "overrides": {world.account_id: "Hijacked version"},
+        "data": b"content,local_datetime,accounts\nHijacked,,@target\n",
+        "confirmed_rows": [2],
     }
 
 
@@ -219,10 +244,10 @@ def test_every_workspace_function_is_covered():
 def test_a_new_workspace_function_without_a_user_is_reported():
     def export_posts(session, workspace_id): ...
 
-    def list_posts(session, *, actor_id, workspace_id): ...
+    def search_posts(session, *, actor_id, workspace_id): ...
 
     assert uncovered({**FUNCTIONS, "posts.export_posts": export_posts}) == ["posts.export_posts"]
-    assert stale_entries({**FUNCTIONS, "posts.list_posts": list_posts}) == ["posts.list_posts"]
+    assert stale_entries({**FUNCTIONS, "posts.search_posts": search_posts}) == ["posts.search_posts"]
 
 
 def test_a_parameter_the_test_cannot_fill_fails_loudly(engine, world):

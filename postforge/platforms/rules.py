@@ -1,0 +1,235 @@
+"""Each platform's text and media rules: one function per platform, one lookup for all callers.
+
+The composer's live counters, the posts service (before anything is scheduled), CSV import, the
+API and the publishing worker all call `rules_for(platform)` / `text_problems(...)`, so a post
+that passes here is one the platform accepts, and the count the user sees is the platform's.
+
+What each platform counts (see `text_counting.py` for the algorithms):
+
+| platform  | limit   | counted as                                                           | media            |
+|-----------|---------|----------------------------------------------------------------------|------------------|
+| X         | 280     | twitter-text v3 weighted length (URL 23, emoji 2, CJK 2, NFC)        | 4 images         |
+| Bluesky   | 300     | graphemes (and at most 3,000 UTF-8 bytes)                            | 4 images         |
+| Mastodon  | 500*    | graphemes, http(s) URL 23, `@user@domain` as `@user` (*per instance) | 4                |
+| LinkedIn  | 3,000   | UTF-16 code units (what LinkedIn's composer counts)                  | 20 (multi-image) |
+| Threads   | 500     | characters, an emoji counting its UTF-8 bytes (Threads API docs)     | 20 (carousel)    |
+| Instagram | 2,200   | UTF-16 code units; at most 30 hashtags; needs ≥ 1 image or video     | 10 (carousel)    |
+| Facebook  | 63,206  | UTF-16 code units                                                    | 10 photos        |
+| Sandbox   | 500     | graphemes                                                            | 4                |
+
+Where a platform does not document its unit (LinkedIn, Instagram, Facebook), UTF-16 code units
+are used: they are never fewer than the characters a person sees, so a post that passes here is
+never refused for length there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from postforge.models.social import Platform
+from postforge.platforms import text_counting as tc
+
+BLUESKY_MAX_BYTES = 3000
+INSTAGRAM_MAX_HASHTAGS = 30
+THREADS_MAX_LINKS = 5
+
+
+@dataclass(frozen=True)
+class TextRules:
+    platform: str
+    label: str
+    max_chars: int
+    count: Callable[[str], int]
+    max_media: int
+    requires_media: bool
+    max_media_note: str
+    # What `count` counts, in a few words for the composer ("weighted characters", "graphemes", …).
+    unit: str = "characters"
+    # Checks beyond the length (byte caps, hashtag limits); each returns a message or "".
+    extra_checks: tuple[Callable[[str], str], ...] = ()
+
+
+def x_rules() -> TextRules:
+    return TextRules(
+        platform=Platform.X.value,
+        label="X",
+        max_chars=280,
+        count=tc.x_weighted_length,
+        max_media=4,
+        requires_media=False,
+        max_media_note="Up to 4 images, or 1 GIF or video (X media upload docs).",
+        unit="weighted characters",
+    )
+
+
+def bluesky_rules() -> TextRules:
+    def byte_cap(text: str) -> str:
+        size = tc.utf8_bytes(text)
+        if size > BLUESKY_MAX_BYTES:
+            return f"Bluesky allows at most {BLUESKY_MAX_BYTES:,} bytes of text; this is {size:,}."
+        return ""
+
+    return TextRules(
+        platform=Platform.BLUESKY.value,
+        label="Bluesky",
+        max_chars=300,
+        count=tc.graphemes,
+        max_media=4,
+        requires_media=False,
+        max_media_note="Up to 4 images, or 1 video (app.bsky.embed.images allows 4).",
+        unit="characters",
+        extra_checks=(byte_cap,),
+    )
+
+
+def mastodon_rules(instance_limit: int | None = None) -> TextRules:
+    limit = instance_limit if instance_limit and instance_limit > 0 else 500
+    return TextRules(
+        platform=Platform.MASTODON.value,
+        label="Mastodon",
+        max_chars=limit,
+        count=tc.mastodon_length,
+        max_media=4,
+        requires_media=False,
+        max_media_note="Up to 4 attachments (the instance's configuration.statuses.max_media_attachments).",
+        unit="characters",
+    )
+
+
+def linkedin_rules() -> TextRules:
+    return TextRules(
+        platform=Platform.LINKEDIN.value,
+        label="LinkedIn",
+        max_chars=3000,
+        count=tc.utf16_length,
+        max_media=20,
+        requires_media=False,
+        max_media_note=(
+            "Up to 20 images (LinkedIn Posts API MultiImage: 2-20 images; the app once allowed 9), or 1 video."
+        ),
+        unit="characters",
+    )
+
+
+def threads_rules() -> TextRules:
+    def link_cap(text: str) -> str:
+        links = {span.text.lower() for span in tc.find_urls(text)}
+        if len(links) > THREADS_MAX_LINKS:
+            return f"Threads allows at most {THREADS_MAX_LINKS} links in a post; this has {len(links)}."
+        return ""
+
+    return TextRules(
+        platform=Platform.THREADS.value,
+        label="Threads",
+        max_chars=500,
+        count=tc.threads_length,
+        max_media=20,
+        requires_media=False,
+        max_media_note="Up to 20 images or videos as a carousel (Threads API carousel posts: 2-20 items).",
+        unit="characters (emoji count their bytes)",
+        extra_checks=(link_cap,),
+    )
+
+
+def instagram_rules() -> TextRules:
+    def hashtag_cap(text: str) -> str:
+        count = len(tc.hashtags(text))
+        if count > INSTAGRAM_MAX_HASHTAGS:
+            return f"Instagram allows at most {INSTAGRAM_MAX_HASHTAGS} hashtags; this has {count}."
+        return ""
+
+    return TextRules(
+        platform=Platform.INSTAGRAM.value,
+        label="Instagram",
+        max_chars=2200,
+        count=tc.utf16_length,
+        max_media=10,
+        requires_media=True,
+        max_media_note="1 image or video, or a carousel of up to 10 (Instagram content publishing API).",
+        unit="characters",
+        extra_checks=(hashtag_cap,),
+    )
+
+
+def facebook_rules() -> TextRules:
+    return TextRules(
+        platform=Platform.FACEBOOK.value,
+        label="Facebook",
+        max_chars=63206,
+        count=tc.utf16_length,
+        max_media=10,
+        requires_media=False,
+        max_media_note="Up to 10 photos, or 1 video, on a Page post.",
+        unit="characters",
+    )
+
+
+def sandbox_rules() -> TextRules:
+    return TextRules(
+        platform=Platform.SANDBOX.value,
+        label="Sandbox",
+        max_chars=500,
+        count=tc.graphemes,
+        max_media=4,
+        requires_media=False,
+        max_media_note="Up to 4 (the built-in sandbox feed).",
+        unit="characters",
+    )
+
+
+_RULES: dict[Platform, Callable[[], TextRules]] = {
+    Platform.X: x_rules,
+    Platform.BLUESKY: bluesky_rules,
+    Platform.LINKEDIN: linkedin_rules,
+    Platform.THREADS: threads_rules,
+    Platform.INSTAGRAM: instagram_rules,
+    Platform.FACEBOOK: facebook_rules,
+    Platform.SANDBOX: sandbox_rules,
+}
+_FIXED = {platform: make() for platform, make in _RULES.items()}
+
+
+def _platform(platform: str | Platform) -> Platform:
+    try:
+        return Platform(str(platform).strip().lower())
+    except ValueError:
+        raise ValueError(
+            f"unknown platform {platform!r}; expected one of {[p.value for p in Platform]}"
+        ) from None
+
+
+def rules_for(platform: str | Platform, *, instance_limit: int | None = None) -> TextRules:
+    """The rules of `platform`; `instance_limit` is a Mastodon instance's own character limit."""
+    which = _platform(platform)
+    if which is Platform.MASTODON:
+        return mastodon_rules(instance_limit)
+    return _FIXED[which]
+
+
+def text_problems(
+    platform: str | Platform, text: str, *, media_count: int = 0, instance_limit: int | None = None
+) -> list[str]:
+    """What stops `text` (with `media_count` attachments) from going out on `platform`; [] if nothing."""
+    rules = rules_for(platform, instance_limit=instance_limit)
+    problems: list[str] = []
+    length = rules.count(text or "")
+    if not (text or "").strip() and media_count == 0:
+        problems.append(f"Write something for {rules.label}: the text is empty.")
+    if length > rules.max_chars:
+        over = length - rules.max_chars
+        problems.append(
+            f"Too long for {rules.label}: {length:,} of {rules.max_chars:,} {rules.unit} "
+            f"({over:,} over). Shorten it or write a version for {rules.label}."
+        )
+    for check in rules.extra_checks:
+        message = check(text or "")
+        if message:
+            problems.append(message)
+    if rules.requires_media and media_count < 1:
+        problems.append(f"{rules.label} posts need at least one image or video.")
+    if media_count > rules.max_media:
+        problems.append(
+            f"{rules.label} allows at most {rules.max_media} attachments; this post has {media_count}."
+        )
+    return problems

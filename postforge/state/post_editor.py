@@ -1,0 +1,400 @@
+"""The post editor dialog's state: one composer for the posts page and the calendar.
+
+Counters and previews are computed here with the same platform rules the service checks on save
+(`platforms.rules`), so what the composer shows is what the save accepts. A refusal is shown next
+to the field it concerns and nothing typed is cleared; a stale save opens the "changed elsewhere —
+reload or overwrite?" prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+from pydantic import BaseModel
+
+from postforge.db import session_scope
+from postforge.platforms import rules
+from postforge.services import posts, timefmt
+from postforge.services.errors import ServiceError
+from postforge.state.shell import ShellState
+
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> holds
+
+
+class EditorAccount(BaseModel):
+    id: int
+    platform: str
+    platform_label: str
+    handle: str
+    display_name: str
+    status: str
+    instance_limit: int = 0
+
+
+class PreviewItem(BaseModel):
+    account_id: int
+    platform: str
+    platform_label: str
+    handle: str
+    text: str
+    override: str
+    count: int
+    max_chars: int
+    unit: str
+    over: bool
+    problems: str
+    error: str
+
+
+def _run(fn, **kwargs):
+    with session_scope() as session:
+        return fn(session, **kwargs)
+
+
+def _saved_event(saved_path: str):
+    """The page's `on_saved` handler, named "state.path.handler" by `post_editor_dialog`."""
+    if not saved_path or "." not in saved_path:
+        return None
+    state_path, _, name = saved_path.rpartition(".")
+    try:
+        state_class = rx.State.get_class_substate(state_path)
+    except ValueError:
+        return None
+    return state_class.event_handlers.get(name)
+
+
+class PostEditorState(rx.State):
+    is_open: bool = False
+    post_id: int = 0
+    version: int = 0
+    status: str = "draft"
+    content: str = ""
+    account_ids: list[int] = []
+    overrides: dict[str, str] = {}
+    schedule_local: str = ""
+    timezone: str = "UTC"
+    accounts: list[EditorAccount] = []
+    errors: dict[str, str] = {}
+    form_error: str = ""
+    conflict_open: bool = False
+    confirm_delete: bool = False
+    saving: bool = False
+
+    # --- What the dialog shows ---------------------------------------------------------------------
+
+    @rx.var
+    def title(self) -> str:
+        return "New post" if not self.post_id else "Edit post"
+
+    @rx.var
+    def content_error(self) -> str:
+        return self.errors.get("content", "")
+
+    @rx.var
+    def schedule_error(self) -> str:
+        return self.errors.get("scheduled_at", "") or self.errors.get("timezone", "")
+
+    @rx.var
+    def accounts_error(self) -> str:
+        return self.errors.get("account_ids", "")
+
+    @rx.var
+    def previews(self) -> list[PreviewItem]:
+        chosen = [account for account in self.accounts if account.id in self.account_ids]
+        items = []
+        for account in chosen:
+            override = self.overrides.get(str(account.id), "")
+            text = override if override.strip() else self.content
+            rule = rules.rules_for(account.platform, instance_limit=account.instance_limit or None)
+            count = rule.count(text)
+            problems = rules.text_problems(
+                account.platform, text, instance_limit=account.instance_limit or None
+            )
+            items.append(
+                PreviewItem(
+                    account_id=account.id,
+                    platform=account.platform,
+                    platform_label=account.platform_label,
+                    handle=account.handle,
+                    text=text,
+                    override=override,
+                    count=count,
+                    max_chars=rule.max_chars,
+                    unit=rule.unit,
+                    over=count > rule.max_chars,
+                    problems=" ".join(problems),
+                    error=self.errors.get(f"override-{account.id}", ""),
+                )
+            )
+        return items
+
+    # --- Opening -------------------------------------------------------------------------------------
+
+    async def _shell(self) -> ShellState:
+        return await self.get_state(ShellState)
+
+    def _reset_form(self) -> None:
+        self.post_id, self.version, self.status = 0, 0, "draft"
+        self.content, self.account_ids, self.overrides, self.schedule_local = "", [], {}, ""
+        self.errors, self.form_error = {}, ""
+        self.conflict_open, self.confirm_delete, self.saving = False, False, False
+
+    async def _load_accounts(self, shell: ShellState) -> None:
+        rows = await asyncio.to_thread(
+            _run, posts.composer_accounts, actor_id=shell.user_id, workspace_id=shell.workspace_id
+        )
+        self.accounts = [
+            EditorAccount(
+                id=row.id,
+                platform=row.platform,
+                platform_label=rules.rules_for(row.platform).label,
+                handle=row.handle,
+                display_name=row.display_name,
+                status=row.status,
+                instance_limit=row.instance_limit or 0,
+            )
+            for row in rows
+        ]
+
+    async def _writer(self) -> ShellState | None:
+        shell = await self._shell()
+        if await shell.current_user() is None or not shell.workspace_id:
+            return None
+        return shell
+
+    @rx.event
+    async def open_new(self, local_start: str = ""):
+        """Start a new post; `local_start` ("YYYY-MM-DDTHH:MM" in the user's zone) prefills the time."""
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        if not shell.can_write:
+            return rx.toast.error("Viewers can read this workspace but not write posts.")
+        self._reset_form()
+        self.timezone = shell.user_timezone or shell.workspace_timezone or "UTC"
+        self.schedule_local = str(local_start or "")[:16]
+        try:
+            await self._load_accounts(shell)
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        connected = [account.id for account in self.accounts if account.status == "connected"]
+        if len(connected) == 1:
+            self.account_ids = connected  # the usual case: one feed, chosen for you
+        self.is_open = True
+        return None
+
+    @rx.event
+    async def open_edit(self, post_id: int):
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        self._reset_form()
+        self.timezone = shell.user_timezone or shell.workspace_timezone or "UTC"
+        try:
+            await self._load_accounts(shell)
+            view = await asyncio.to_thread(
+                _run,
+                posts.get_post,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                post_id=int(post_id),
+            )
+        except (ServiceError, ValueError, TypeError) as error:
+            return rx.toast.error(getattr(error, "message", "That post could not be opened."))
+        self._fill(view)
+        self.is_open = True
+        return None
+
+    def _fill(self, view: posts.PostView) -> None:
+        self.post_id, self.version, self.status = view.id, view.version, view.status
+        self.content = view.content
+        self.account_ids = [d.account_id for d in view.destinations]
+        self.overrides = {
+            str(d.account_id): d.content_override or "" for d in view.destinations if d.content_override
+        }
+        self.schedule_local = (
+            timefmt.to_local(view.scheduled_at, self.timezone).strftime(LOCAL_INPUT)
+            if view.scheduled_at
+            else ""
+        )
+
+    @rx.event
+    def set_open(self, value: bool):
+        self.is_open = bool(value)
+        if not value:
+            self.conflict_open = self.confirm_delete = False
+
+    @rx.event
+    def close(self):
+        self.is_open = self.conflict_open = self.confirm_delete = False
+
+    def _clear_error(self, field: str) -> None:
+        if field in self.errors:
+            self.errors = {key: value for key, value in self.errors.items() if key != field}
+
+    # --- Typing --------------------------------------------------------------------------------------
+
+    @rx.event
+    def set_content(self, value: str):
+        self.content = value
+        self._clear_error("content")
+
+    @rx.event
+    def toggle_account(self, account_id: int, checked: bool):
+        account_id = int(account_id)
+        ids = [i for i in self.account_ids if i != account_id]
+        if checked:
+            ids.append(account_id)
+        self.account_ids = ids
+        self._clear_error("account_ids")
+
+    @rx.event
+    def set_override(self, account_id: int, value: str):
+        overrides = dict(self.overrides)
+        overrides[str(int(account_id))] = value
+        self.overrides = overrides
+        self._clear_error(f"override-{int(account_id)}")
+
+    @rx.event
+    def set_schedule_local(self, value: str):
+        self.schedule_local = value
+        self._clear_error("scheduled_at")
+
+    @rx.event
+    def clear_schedule(self):
+        self.schedule_local = ""
+        self._clear_error("scheduled_at")
+
+    # --- Saving --------------------------------------------------------------------------------------
+
+    def _refused(self, error: ServiceError):
+        field = error.field or ""
+        if field in ("content", "scheduled_at", "timezone", "account_ids") or field.startswith("override-"):
+            self.errors = {**self.errors, field: error.message}
+            self.form_error = ""
+        else:
+            self.form_error = error.message
+        return rx.toast.error(error.message)
+
+    @rx.event
+    async def save(self, mode: str = "schedule", saved_path: str = ""):
+        """Save as a draft (`mode="draft"`) or scheduled at the chosen time (`mode="schedule"`)."""
+        return await self._save(mode, saved_path, overwrite=False)
+
+    async def _save(self, mode: str, saved_path: str, *, overwrite: bool):
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        self.errors, self.form_error = {}, ""
+        scheduled_at = None
+        if mode == "schedule":
+            if not self.schedule_local.strip():
+                self.errors = {"scheduled_at": "Choose a date and time to schedule this post."}
+                return rx.toast.error("Choose a date and time to schedule this post.")
+            try:
+                scheduled_at = posts.local_to_utc(self.schedule_local, self.timezone)
+            except ServiceError as error:
+                return self._refused(error)
+        fields = {
+            "actor_id": shell.user_id,
+            "workspace_id": shell.workspace_id,
+            "content": self.content,
+            "scheduled_at": scheduled_at,
+            "timezone": self.timezone,
+            "account_ids": list(self.account_ids),
+            "overrides": {int(k): v for k, v in self.overrides.items()},
+        }
+        self.saving = True
+        try:
+            if self.post_id:
+                view = await asyncio.to_thread(
+                    _run,
+                    posts.update_post,
+                    post_id=self.post_id,
+                    expected_version=self.version,
+                    overwrite=overwrite,
+                    **fields,
+                )
+            else:
+                view = await asyncio.to_thread(_run, posts.create_post, **fields)
+        except posts.PostChanged:
+            self.conflict_open = True  # keep everything typed; ask what to do
+            return None
+        except ServiceError as error:
+            return self._refused(error)
+        finally:
+            self.saving = False
+        self.is_open = self.conflict_open = False
+        message = (
+            f"Scheduled for {timefmt.format_local(view.scheduled_at, self.timezone)}."
+            if view.scheduled_at
+            else "Saved as a draft."
+        )
+        return [rx.toast.success(message), *([event] if (event := _saved_event(saved_path)) else [])]
+
+    @rx.event
+    async def overwrite(self, saved_path: str = ""):
+        """The conflict prompt's "overwrite": save this editor's version over the newer one."""
+        self.conflict_open = False
+        mode = "schedule" if self.schedule_local.strip() else "draft"
+        return await self._save(mode, saved_path, overwrite=True)
+
+    @rx.event
+    async def reload_latest(self):
+        """The conflict prompt's "reload": show the newer version, dropping this editor's changes."""
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        self.conflict_open = False
+        try:
+            view = await asyncio.to_thread(
+                _run,
+                posts.get_post,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                post_id=self.post_id,
+            )
+        except ServiceError as error:
+            self.is_open = False
+            return rx.toast.error(error.message)
+        self.errors, self.form_error = {}, ""
+        self._fill(view)
+        return rx.toast.info("Showing the latest version.")
+
+    @rx.event
+    def keep_editing(self):
+        self.conflict_open = False
+
+    # --- Deleting ------------------------------------------------------------------------------------
+
+    @rx.event
+    def ask_delete(self):
+        self.confirm_delete = True
+
+    @rx.event
+    def keep_post(self):
+        self.confirm_delete = False
+
+    @rx.event
+    async def delete(self, saved_path: str = ""):
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        self.confirm_delete = False
+        try:
+            await asyncio.to_thread(
+                _run,
+                posts.delete_post,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                post_id=self.post_id,
+                expected_version=self.version,
+            )
+        except posts.PostChanged:
+            self.conflict_open = True
+            return None
+        except ServiceError as error:
+            return self._refused(error)
+        self.is_open = False
+        return [rx.toast.success("Post deleted."), *([event] if (event := _saved_event(saved_path)) else [])]

@@ -1,0 +1,434 @@
+"""The posts page: one server-side page of the table, its filters, selection and row actions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import reflex as rx
+from pydantic import BaseModel
+
+from postforge.db import session_scope
+from postforge.platforms import rules
+from postforge.services import posts, timefmt, workspaces
+from postforge.services.errors import ServiceError
+from postforge.state.shell import ShellState
+
+PAGE_SIZE = 25
+ALL = "all"
+STATUS_CHOICES = [
+    "draft",
+    "scheduled",
+    "publishing",
+    "published",
+    "partially_published",
+    "failed",
+    "cancelled",
+]
+SORT_CHOICES = {"scheduled_at": "Scheduled time", "updated_at": "Last change", "status": "Status"}
+
+
+class DestinationBadge(BaseModel):
+    platform_label: str
+    handle: str
+    status: str
+    color: str
+    last_error: str
+
+
+class PostRow(BaseModel):
+    id: int
+    content: str
+    status: str
+    status_label: str
+    status_color: str
+    when: str
+    updated: str
+    destinations: list[DestinationBadge]
+    can_edit: bool
+    can_retry: bool
+    can_cancel: bool
+
+
+class FilterAccount(BaseModel):
+    id: str
+    label: str
+
+
+STATUS_COLORS = {
+    "draft": "gray",
+    "scheduled": "blue",
+    "pending": "blue",
+    "queued": "blue",
+    "publishing": "amber",
+    "published": "green",
+    "partially_published": "orange",
+    "failed": "red",
+    "needs_review": "orange",
+    "cancelled": "gray",
+}
+
+
+def _run(fn, *args, **kwargs):
+    with session_scope() as session:
+        return fn(session, *args, **kwargs)
+
+
+def _search(user_id: int, workspace_id: int, filters: dict) -> posts.PostPage:
+    """Membership is checked in the same transaction as the read."""
+    with session_scope() as session:
+        workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="read")
+        return posts.search_posts(session, workspace_id, **filters)
+
+
+def _day_start(text: str, zone: str) -> datetime | None:
+    """Midnight at the start of a day typed as YYYY-MM-DD, in `zone`, as UTC."""
+    try:
+        day = date.fromisoformat(str(text).strip())
+    except ValueError:
+        return None
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _row(view: posts.PostView, zone: str) -> PostRow:
+    preview = " ".join(view.content.split())
+    return PostRow(
+        id=view.id,
+        content=preview[:160] + ("…" if len(preview) > 160 else ""),
+        status=view.status,
+        status_label=view.status.replace("_", " "),
+        status_color=STATUS_COLORS.get(view.status, "gray"),
+        when=timefmt.format_local(view.scheduled_at, zone) if view.scheduled_at else "Not scheduled",
+        updated=timefmt.format_local(view.updated_at, zone) if view.updated_at else "",
+        destinations=[
+            DestinationBadge(
+                platform_label=rules.rules_for(d.platform).label,
+                handle=d.handle,
+                status=d.status.replace("_", " "),
+                color=STATUS_COLORS.get(d.status, "gray"),
+                last_error=d.last_error,
+            )
+            for d in view.destinations
+        ],
+        can_edit=view.status in ("draft", "scheduled", "failed", "cancelled"),
+        can_retry=view.status in ("failed", "partially_published"),
+        can_cancel=view.status in ("scheduled", "failed"),
+    )
+
+
+class PostsState(rx.State):
+    rows: list[PostRow] = []
+    total: int = 0
+    page: int = 0
+    sort: str = "scheduled_at"
+    direction: str = "desc"
+    query: str = ""
+    status_filter: str = ALL
+    platform_filter: str = ALL
+    account_filter: str = ALL
+    date_from: str = ""
+    date_to: str = ""
+    selected: list[int] = []
+    confirm_ids: list[int] = []
+    account_options: list[FilterAccount] = []
+    loaded: bool = False
+    zone: str = "UTC"
+
+    # --- Computed ----------------------------------------------------------------------------------
+
+    @rx.var
+    def filters_active(self) -> bool:
+        return bool(
+            self.query.strip()
+            or self.status_filter != ALL
+            or self.platform_filter != ALL
+            or self.account_filter != ALL
+            or self.date_from
+            or self.date_to
+        )
+
+    @rx.var
+    def page_count(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var
+    def range_text(self) -> str:
+        if not self.total:
+            return "No posts"
+        first = self.page * PAGE_SIZE + 1
+        last = min(self.total, first + PAGE_SIZE - 1)
+        return f"{first}\u2013{last} of {self.total}"
+
+    @rx.var
+    def has_previous(self) -> bool:
+        return self.page > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return (self.page + 1) * PAGE_SIZE < self.total
+
+    @rx.var
+    def all_selected(self) -> bool:
+        return bool(self.rows) and all(row.id in self.selected for row in self.rows)
+
+    @rx.var
+    def selected_count(self) -> int:
+        return len(self.selected)
+
+    @rx.var
+    def confirm_open(self) -> bool:
+        return bool(self.confirm_ids)
+
+    @rx.var
+    def confirm_text(self) -> str:
+        count = len(self.confirm_ids)
+        what = "this post" if count == 1 else f"these {count} posts"
+        return (
+            f"Delete {what}? Drafts that were never scheduled are removed for good; anything that was "
+            "scheduled stops and is kept out of sight. Posts already published stay on the platforms."
+        )
+
+    # --- Loading -----------------------------------------------------------------------------------
+
+    async def _shell(self) -> ShellState:
+        return await self.get_state(ShellState)
+
+    @rx.event
+    async def load(self):
+        shell = await self._shell()
+        if not shell.workspace_id:
+            self.rows, self.total = [], 0
+            return None
+        self.zone = shell.user_timezone or shell.workspace_timezone or "UTC"
+        try:
+            accounts = await asyncio.to_thread(
+                _run, posts.composer_accounts, actor_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        self.account_options = [
+            FilterAccount(id=str(a.id), label=f"{a.handle} · {rules.rules_for(a.platform).label}")
+            for a in accounts
+        ]
+        self.selected, self.confirm_ids = [], []
+        return await self._fetch(shell)
+
+    async def _fetch(self, shell: ShellState | None = None):
+        shell = shell or await self._shell()
+        if await shell.current_user() is None:
+            return ShellState.require_login
+        filters = {
+            "query": self.query,
+            "statuses": [self.status_filter] if self.status_filter != ALL else [],
+            "platforms": [self.platform_filter] if self.platform_filter != ALL else [],
+            "account_ids": [int(self.account_filter)] if self.account_filter.isdigit() else [],
+            "date_from": _day_start(self.date_from, self.zone) if self.date_from else None,
+            "date_to": (
+                _day_start(self.date_to, self.zone) + timedelta(days=1)
+                if self.date_to and _day_start(self.date_to, self.zone)
+                else None
+            ),
+            "sort": self.sort,
+            "direction": self.direction,
+            "limit": PAGE_SIZE,
+            "offset": self.page * PAGE_SIZE,
+        }
+        try:
+            page = await asyncio.to_thread(_search, shell.user_id, shell.workspace_id, filters)
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        if not page.rows and page.total and self.page > 0:
+            self.page = max(0, (page.total - 1) // PAGE_SIZE)  # the page emptied (deletes): step back
+            return await self._fetch(shell)
+        self.rows = [_row(view, self.zone) for view in page.rows]
+        self.total = page.total
+        visible = {row.id for row in self.rows}
+        self.selected = [i for i in self.selected if i in visible]
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def reload(self):
+        """Fetch the current page again (the editor's `on_saved`)."""
+        return await self._fetch()
+
+    # --- Filters, sort, paging ---------------------------------------------------------------------
+
+    async def _refilter(self):
+        self.page = 0
+        self.selected = []
+        return await self._fetch()
+
+    @rx.event
+    async def set_query(self, value: str):
+        self.query = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_status_filter(self, value: str):
+        self.status_filter = value if value in STATUS_CHOICES else ALL
+        return await self._refilter()
+
+    @rx.event
+    async def set_platform_filter(self, value: str):
+        known = {
+            p for p in ("sandbox", "x", "bluesky", "mastodon", "linkedin", "threads", "instagram", "facebook")
+        }
+        self.platform_filter = value if value in known else ALL
+        return await self._refilter()
+
+    @rx.event
+    async def set_account_filter(self, value: str):
+        self.account_filter = value if value.isdigit() else ALL
+        return await self._refilter()
+
+    @rx.event
+    async def set_date_from(self, value: str):
+        self.date_from = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_date_to(self, value: str):
+        self.date_to = value
+        return await self._refilter()
+
+    @rx.event
+    async def clear_filters(self):
+        self.query, self.date_from, self.date_to = "", "", ""
+        self.status_filter = self.platform_filter = self.account_filter = ALL
+        return await self._refilter()
+
+    @rx.event
+    async def sort_by(self, column: str):
+        if column not in SORT_CHOICES:
+            return None
+        if self.sort == column:
+            self.direction = "asc" if self.direction == "desc" else "desc"
+        else:
+            self.sort, self.direction = column, "desc"
+        return await self._refilter()
+
+    @rx.event
+    async def next_page(self):
+        if (self.page + 1) * PAGE_SIZE < self.total:
+            self.page += 1
+            return await self._fetch()
+        return None
+
+    @rx.event
+    async def previous_page(self):
+        if self.page > 0:
+            self.page -= 1
+            return await self._fetch()
+        return None
+
+    # --- Selection -----------------------------------------------------------------------------------
+
+    @rx.event
+    def toggle_row(self, post_id: int, checked: bool):
+        post_id = int(post_id)
+        others = [i for i in self.selected if i != post_id]
+        self.selected = [*others, post_id] if checked else others
+
+    @rx.event
+    def toggle_page(self, checked: bool):
+        self.selected = [row.id for row in self.rows] if checked else []
+
+    # --- Row and bulk actions ------------------------------------------------------------------------
+
+    async def _act(self, work, success, *, restore: list[int] | None = None):
+        """Run one write off the event loop, then show the page again; a refusal keeps the selection."""
+        shell = await self._shell()
+        if await shell.current_user() is None:
+            return ShellState.require_login
+        try:
+            result = await asyncio.to_thread(
+                _run, work, actor_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+        except ServiceError as error:
+            if restore:
+                self.selected = list(restore)
+            await self._fetch(shell)
+            return rx.toast.error(error.message)
+        await self._fetch(shell)
+        return rx.toast.success(success(result) if callable(success) else success)
+
+    @rx.event
+    async def duplicate(self, post_id: int):
+        return await self._act(
+            lambda session, **who: posts.duplicate_post(session, post_id=int(post_id), **who),
+            "Duplicated as a new draft.",
+        )
+
+    @rx.event
+    async def retry(self, post_id: int):
+        return await self._act(
+            lambda session, **who: posts.retry_failed(session, post_id=int(post_id), **who),
+            "The failed accounts will be tried again now.",
+        )
+
+    @rx.event
+    async def cancel(self, post_id: int):
+        return await self._act(
+            lambda session, **who: posts.cancel_post(session, post_id=int(post_id), **who), "Post cancelled."
+        )
+
+    @rx.event
+    def ask_delete(self, post_id: int):
+        self.confirm_ids = [int(post_id)]
+
+    @rx.event
+    def ask_bulk_delete(self):
+        self.confirm_ids = list(self.selected)
+
+    @rx.event
+    def set_confirm_open(self, value: bool):
+        if not value:
+            self.confirm_ids = []
+
+    @rx.event
+    async def confirm_delete(self):
+        ids, self.confirm_ids = list(self.confirm_ids), []
+        if not ids:
+            return None
+        self.selected = [i for i in self.selected if i not in ids]
+        if len(ids) == 1:
+            return await self._act(
+                lambda session, **who: posts.delete_post(session, post_id=ids[0], **who), "Post deleted."
+            )
+        return await self._act(
+            lambda session, **who: posts.bulk_delete(session, post_ids=ids, **who),
+            lambda result: f"{result.count} posts deleted.",
+            restore=ids,
+        )
+
+    @rx.event
+    async def bulk_cancel(self):
+        ids = list(self.selected)
+        self.selected = []
+        return await self._act(
+            lambda session, **who: posts.bulk_cancel(session, post_ids=ids, **who),
+            lambda result: f"{result.count} posts cancelled.",
+            restore=ids,
+        )
+
+    @rx.event
+    async def bulk_retry(self):
+        ids = list(self.selected)
+        self.selected = []
+        return await self._act(
+            lambda session, **who: posts.bulk_retry_failed(session, post_ids=ids, **who),
+            lambda result: f"Retrying the failed accounts of {result.count} posts.",
+            restore=ids,
+        )
+
+    @rx.event
+    async def bulk_duplicate(self):
+        ids = list(self.selected)
+        self.selected = []
+        return await self._act(
+            lambda session, **who: posts.bulk_duplicate(session, post_ids=ids, **who),
+            lambda result: f"{result.count} drafts created.",
+            restore=ids,
+        )
