@@ -29,7 +29,7 @@ const STATUS_COLOURS = {
   failed: ["var(--red-9)", "var(--red-10)", "white"],
   cancelled: ["var(--gray-3)", "var(--gray-7)", "var(--gray-11)"],
 };
-const MOVABLE = new Set(["draft", "scheduled", "failed"]);
+const MOVABLE = new Set(["draft", "scheduled", "failed", "cancelled"]);
 
 const PLATFORM_BADGES = {
   sandbox: ["S", "Sandbox"],

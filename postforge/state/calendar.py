@@ -15,6 +15,7 @@ import reflex as rx
 from postforge.db import session_scope
 from postforge.services import calendar, posts, timefmt, workspaces
 from postforge.services.errors import NotFound, ServiceError
+from postforge.state.post_editor import PostEditorState
 from postforge.state.shell import ShellState
 
 VIEWS = ("dayGridMonth", "timeGridWeek", "timeGridDay", "listWeek", "listDay")
@@ -157,3 +158,23 @@ class CalendarState(rx.State):
             stored = None
         self.patches = {**self.patches, str(post_id): dict(stored) if stored else None}
         self.revision += 1
+
+    @rx.event
+    def open_post(self, post_id: str):
+        """A click on an event opens it in the editor dialog."""
+        try:
+            return PostEditorState.open_edit(int(post_id))
+        except (TypeError, ValueError):
+            return rx.toast.error("That post could not be opened.")
+
+    @rx.event
+    def new_post_at(self, clicked: str, all_day: bool):
+        """A click on an empty day or time slot starts a new post scheduled there."""
+        local = proposed_start(clicked, bool(all_day), self.zone)
+        if local is None:
+            return rx.toast.info("That time has passed: click today or a later day to schedule a post.")
+        return PostEditorState.open_new(local)
+
+    @rx.event
+    def new_post(self):
+        return PostEditorState.open_new("")
