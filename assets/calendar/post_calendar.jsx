@@ -29,6 +29,7 @@ const STATUS_COLOURS = {
   failed: ["var(--red-9)", "var(--red-10)", "white"],
   cancelled: ["var(--gray-3)", "var(--gray-7)", "var(--gray-11)"],
 };
+const DAY_LIMIT = 3; // events per day drawn when more than a week is visible
 const MOVABLE = new Set(["draft", "scheduled", "failed", "cancelled"]);
 
 const PLATFORM_BADGES = {
@@ -60,7 +61,11 @@ const CSS = `
 .pf-calendar .pf-badge { flex: none; font-size: 0.65rem; line-height: 1; padding: 2px 3px;
   border-radius: 3px; background: rgba(0,0,0,0.25); color: inherit; font-weight: 700; }
 .pf-calendar .pf-status-cancelled .pf-event-title { text-decoration: line-through; }
+.pf-calendar .pf-more .pf-more-link { font-weight: 600; padding: 0 2px; cursor: pointer; }
 .pf-calendar .fc-list-event .pf-badge { background: var(--gray-5); }
+.pf-calendar .fc-list-event .pf-event { white-space: normal; flex-wrap: wrap; }
+.pf-calendar .fc-list-event-title { overflow-wrap: anywhere; }
+.pf-calendar .fc-list-table { table-layout: auto; }
 @media (max-width: 640px) {
   .pf-calendar .fc .fc-toolbar { flex-wrap: wrap; gap: 0.5rem; }
   .pf-calendar .fc .fc-toolbar-title { font-size: 1rem; }
@@ -90,9 +95,47 @@ function toCalendarEvent(item) {
       status: item.status,
       platforms: item.platforms || [],
       version: item.version,
-      label: item.label,
+      tz: item.tz || "",
     },
   };
+}
+
+// Month view with thousands of posts: FullCalendar draws every event of a day (hiding the extra
+// ones), so the wrapper hands it at most DAY_LIMIT per day plus one "+N more" entry that opens
+// the day view. The DOM stays small whatever the month holds.
+function condense(items) {
+  const out = [];
+  let day = null;
+  let count = 0;
+  const flush = () => {
+    if (day && count > DAY_LIMIT) {
+      out.push({
+        id: "more-" + day,
+        title: `+${count - DAY_LIMIT} more`,
+        start: day + "T23:59:59",
+        allDay: false,
+        editable: false,
+        startEditable: false,
+        backgroundColor: "transparent",
+        borderColor: "transparent",
+        textColor: "var(--accent-11)",
+        classNames: ["pf-more"],
+        extendedProps: { more: count - DAY_LIMIT, day, total: count, status: "more", platforms: [] },
+      });
+    }
+  };
+  for (const item of items) {
+    const itemDay = item.start.slice(0, 10);
+    if (itemDay !== day) {
+      flush();
+      day = itemDay;
+      count = 0;
+    }
+    count += 1;
+    if (count <= DAY_LIMIT) out.push(toCalendarEvent(item));
+  }
+  flush();
+  return out;
 }
 
 function badge(platform) {
@@ -108,6 +151,13 @@ function badge(platform) {
 // Plain DOM nodes, not React elements: thousands of events stay cheap to render.
 function renderEventContent(arg) {
   const props = arg.event.extendedProps;
+  if (props.more) {
+    const more = document.createElement("span");
+    more.className = "pf-more-link";
+    more.textContent = arg.event.title;
+    more.title = `${props.total} posts on ${props.day}: open the day`;
+    return { domNodes: [more] };
+  }
   const root = document.createElement("span");
   root.className = "pf-event";
   if (arg.timeText && arg.view.type !== "listWeek" && arg.view.type !== "listDay") {
@@ -121,7 +171,7 @@ function renderEventContent(arg) {
   title.className = "pf-event-title";
   title.textContent = arg.event.title;
   root.appendChild(title);
-  root.title = `${props.label} · ${props.status.replace("_", " ")} · ${arg.event.title}`;
+  root.title = `${arg.timeText} ${props.tz} · ${props.status.replace("_", " ")} · ${arg.event.title}`;
   return { domNodes: [root] };
 }
 
@@ -174,7 +224,8 @@ export function PostCalendar({
   const handlers = useRef({});
   handlers.current = { onEventDrop, onEventClick, onDateClick, onDatesSet };
 
-  const calendarEvents = useMemo(() => {
+  // The server's events with single-event patches laid over them (plain objects, sorted by start).
+  const items = useMemo(() => {
     const replaced = patches || {};
     const seen = new Set();
     const out = [];
@@ -183,15 +234,34 @@ export function PostCalendar({
       seen.add(key);
       const patch = replaced[key];
       if (patch === null) continue; // the post left the calendar (deleted, unscheduled)
-      out.push(toCalendarEvent(patch || item));
+      out.push(patch || item);
     }
     for (const [key, patch] of Object.entries(replaced)) {
-      if (patch && !seen.has(key)) out.push(toCalendarEvent(patch));
+      if (patch && !seen.has(key)) out.push(patch);
     }
+    out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id - b.id));
     return out;
-    // `revision` is a dependency on purpose: a new revision means fresh objects (a revert).
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [events, patches, revision]);
+  }, [events, patches]);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+  const calendarRef = useRef(null);
+
+  // FullCalendar asks for the events of every range it shows (lazyFetching off) and gets only
+  // those, condensed to a few per day when more than a week is visible.
+  const fetchEvents = useCallback((info, success) => {
+    const start = naive(info.start);
+    const end = naive(info.end);
+    const inRange = itemsRef.current.filter((item) => item.start >= start && item.start < end);
+    const days = (info.end.valueOf() - info.start.valueOf()) / 86400000;
+    success(days > 7 ? condense(inRange) : inRange.map(toCalendarEvent));
+  }, []);
+
+  // New data, or a new revision (a refused drop): FullCalendar replaces its events with fresh
+  // objects, so a moved event snaps to where the server says it is.
+  useEffect(() => {
+    const api = calendarRef.current && calendarRef.current.getApi();
+    if (api) api.refetchEvents();
+  }, [items, revision]);
 
   const eventDrop = useCallback((info) => {
     const event = info.event;
@@ -205,6 +275,11 @@ export function PostCalendar({
 
   const eventClick = useCallback((info) => {
     info.jsEvent.preventDefault();
+    const more = info.event.extendedProps.more;
+    if (more) {
+      info.view.calendar.changeView("timeGridDay", info.event.extendedProps.day);
+      return;
+    }
     handlers.current.onEventClick && handlers.current.onEventClick(info.event.id);
   }, []);
 
@@ -233,6 +308,7 @@ export function PostCalendar({
     <div className="pf-calendar" id={id} data-revision={revision} {...rest}>
       <style>{CSS}</style>
       <FullCalendar
+        ref={calendarRef}
         plugins={PLUGINS}
         timeZone="UTC"
         now={now}
@@ -241,12 +317,14 @@ export function PostCalendar({
         headerToolbar={headerToolbar}
         footerToolbar={footerToolbar}
         buttonText={{ today: "Today", month: "Month", week: "Week", day: "Day", list: "List" }}
-        events={calendarEvents}
+        events={fetchEvents}
+        lazyFetching={false}
+        eventInteractive={true}
         editable={editable}
         eventDurationEditable={false}
         eventStartEditable={editable}
         selectable={false}
-        dayMaxEvents={true}
+        dayMaxEvents={DAY_LIMIT + 1}
         eventMaxStack={3}
         moreLinkClick="popover"
         eventDisplay="block"

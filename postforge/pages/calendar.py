@@ -30,7 +30,7 @@ def _toolbar() -> rx.Component:
             rx.cond(CalendarState.loading, rx.spinner(size="2", aria_label="Loading posts")),
             rx.text(
                 CalendarState.count,
-                " posts",
+                rx.cond(CalendarState.count == 1, " post", " posts"),
                 size="1",
                 color=rx.color("gray", 10),
                 id="calendar-count",
@@ -100,7 +100,7 @@ def _add_slots_form() -> rx.Component:
         rx.flex(
             rx.el.fieldset(
                 rx.el.legend("Weekdays", style={"font_weight": "500", "font_size": "14px"}),
-                rx.flex(*[_day_choice(i) for i in range(7)], gap="3", wrap="wrap", padding_y="0.25em"),
+                rx.flex(*[_day_choice(i) for i in range(7)], gap="1em", wrap="wrap", padding_y="0.25em"),
                 style={"border": "none", "padding": "0", "margin": "0"},
             ),
             rx.vstack(

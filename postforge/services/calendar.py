@@ -26,7 +26,6 @@ from postforge.services.errors import ValidationFailed
 
 TITLE_CHARS = 60
 MAX_RANGE_DAYS = 62  # a month grid shows 42 days; anything much wider is not a calendar view
-LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 class CalendarEvent(TypedDict):
@@ -103,7 +102,7 @@ def month_events(
             {
                 "id": post_id,
                 "title": title_of(text),
-                "start": local.strftime(LOCAL_FORMAT),
+                "start": local.isoformat(timespec="seconds")[:19],  # naive: the offset cut off
                 "tz": local.tzname() or "",
                 "status": str(status),
                 "platforms": sorted(set(platform_list.split(","))) if platform_list else [],
@@ -159,7 +158,7 @@ def event_from_view(view: Any, timezone: str) -> CalendarEvent | None:
     return {
         "id": view.id,
         "title": title_of(view.content),
-        "start": local.strftime(LOCAL_FORMAT),
+        "start": local.isoformat(timespec="seconds")[:19],
         "tz": local.tzname() or "",
         "status": str(view.status),
         "platforms": sorted({str(d.platform) for d in view.destinations}),
