@@ -71,6 +71,9 @@ def _preview(item: PreviewItem) -> rx.Component:
                 size="2",
                 color=rx.cond(item.text != "", rx.color("gray", 12), rx.color("gray", 9)),
                 class_name="post-preview-text",
+                max_height="14em",
+                overflow_y="auto",
+                width="100%",
             ),
             rx.cond(
                 item.problems != "",
