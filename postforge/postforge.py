@@ -8,6 +8,7 @@ from postforge.pages import (  # noqa: F401 — pages register themselves
     auth,
     billing,
     brands,
+    calendar,
     credits,
     dashboard,
     generate,

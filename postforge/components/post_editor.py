@@ -188,7 +188,17 @@ def _form(saved_path: str) -> rx.Component:
                 S.schedule_local != "",
                 rx.button("Clear", variant="ghost", size="1", on_click=S.clear_schedule, type="button"),
             ),
+            rx.button(
+                rx.icon("calendar-clock", size=14),
+                "Next free slot",
+                variant="soft",
+                size="1",
+                on_click=S.fill_next_slot,
+                type="button",
+                id="editor-next-slot",
+            ),
             align="center",
+            wrap="wrap",
         ),
         rx.text(
             "Times are in ",

@@ -23,6 +23,7 @@ from postforge.models.posts import (
     PostStatus,
     PublishAttempt,
 )
+from postforge.models.slots import PostingSlot
 from postforge.models.social import AccountStatus, Platform, SocialAccount
 from postforge.models.system import ApiKey, AuditLog, OutboxMessage, RateLimitCounter, WorkerHeartbeat
 from postforge.models.users import AuthIdentity, User, UserSession
@@ -53,6 +54,7 @@ __all__ = [
     "PostMedia",
     "PostMetrics",
     "PostStatus",
+    "PostingSlot",
     "PricingPlan",
     "PublishAttempt",
     "RateLimitCounter",

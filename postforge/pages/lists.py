@@ -1,4 +1,4 @@
-"""Calendar, accounts and admin pages.
+"""Accounts and admin pages.
 
 Each shows the workspace's real data read-only; the editing flows arrive with their features.
 """
@@ -14,10 +14,7 @@ from postforge.state.pages import (
     AdminState,
     HealthItem,
     OwedItem,
-    PostItem,
-    PostsState,
 )
-from postforge.state.shell import ShellState
 
 
 def _table(headers: list[str], body: rx.Component) -> rx.Component:
@@ -26,43 +23,6 @@ def _table(headers: list[str], body: rx.Component) -> rx.Component:
         rx.table.body(body),
         width="100%",
         variant="surface",
-    )
-
-
-def _post_row(post: PostItem) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(post.content, max_width="40em"),
-        rx.table.cell(rx.badge(post.status)),
-        rx.table.cell(post.when, white_space="nowrap"),
-    )
-
-
-def _posts_or(empty: rx.Component) -> rx.Component:
-    return rx.cond(
-        PostsState.posts.length() > 0,
-        _table(["Post", "Status", "Scheduled"], rx.foreach(PostsState.posts, _post_row)),
-        empty,
-    )
-
-
-@template(route=routes.CALENDAR, title="Calendar", on_load=PostsState.load)
-def calendar_page() -> rx.Component:
-    return rx.vstack(
-        rx.text(
-            "Your posts by scheduled time, shown in ",
-            ShellState.workspace_timezone,
-            ".",
-            color=rx.color("gray", 11),
-        ),
-        _posts_or(
-            empty_state(
-                "calendar-days",
-                "The calendar is empty",
-                "Schedule a post and it lands on its day here.",
-                rx.link(rx.button("Generate a post"), href=routes.GENERATE),
-            )
-        ),
-        width="100%",
     )
 
 

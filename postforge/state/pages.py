@@ -6,16 +6,9 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import accounts, admin, billing, health, posts, timefmt, workspaces
+from postforge.services import accounts, admin, billing, health, workspaces
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
-
-
-class PostItem(BaseModel):
-    id: int
-    content: str
-    status: str
-    when: str
 
 
 class AccountItem(BaseModel):
@@ -52,37 +45,9 @@ def _read(fn, user_id: int, workspace_id: int):
         return fn(session, workspace_id)
 
 
-def _upcoming_posts(session, workspace_id: int) -> posts.PostPage:
-    return posts.search_posts(session, workspace_id, sort="scheduled_at", direction="asc", limit=100)
-
-
 async def _shell(state: rx.State) -> ShellState:
     """The shell loaded by the same on_load chain (sign-in and membership already checked)."""
     return await state.get_state(ShellState)
-
-
-class PostsState(rx.State):
-    posts: list[PostItem] = []
-
-    @rx.event
-    async def load(self):
-        shell = await _shell(self)
-        if not shell.workspace_id:
-            self.posts = []
-            return
-        page = await asyncio.to_thread(_read, _upcoming_posts, shell.user_id, shell.workspace_id)
-        rows = page.rows
-        self.posts = [
-            PostItem(
-                id=row.id,
-                content=row.content,
-                status=row.status.replace("_", " "),
-                when=timefmt.format_local(row.scheduled_at, shell.workspace_timezone)
-                if row.scheduled_at
-                else "Not scheduled",
-            )
-            for row in rows
-        ]
 
 
 class AccountsState(rx.State):

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services import posts, timefmt
+from postforge.services import posts, slots, timefmt
 from postforge.services.errors import ServiceError
 from postforge.state.shell import ShellState
 
@@ -260,6 +260,27 @@ class PostEditorState(rx.State):
     def set_schedule_local(self, value: str):
         self.schedule_local = value
         self._clear_error("scheduled_at")
+
+    @rx.event
+    async def fill_next_slot(self):
+        """Put the workspace's next free posting slot into the time field."""
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        try:
+            found = await asyncio.to_thread(
+                _run, slots.next_free_slot, actor_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        if found is None:
+            return rx.toast.info(
+                f"No free posting slot in the next {slots.SEARCH_WEEKS} weeks: "
+                "add slots under Posting slots on the calendar page, or pick a time."
+            )
+        self.schedule_local = timefmt.to_local(found, self.timezone).strftime(LOCAL_INPUT)
+        self._clear_error("scheduled_at")
+        return rx.toast.success(f"Next free slot: {timefmt.format_local(found, self.timezone)}")
 
     @rx.event
     def clear_schedule(self):

@@ -13,14 +13,14 @@ import inspect
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session, SQLModel, select
 
 import postforge.services
-from postforge.models import PaymentStatus, Role, User, UserSession, Workspace, utcnow
+from postforge.models import PaymentStatus, PostingSlot, Role, User, UserSession, Workspace, utcnow
 from postforge.services import accounts_auth, brands, workspaces
 from postforge.services.errors import PermissionDenied
 from tests.support.factories import (
@@ -44,7 +44,18 @@ AUTHORIZED_BY_CALLER = {
     "credits.ledger_page": "read",
     "dashboard.dashboard_figures": "read",
     "posts.search_posts": "read",
+    "calendar.month_events": "read",
 }
+
+
+def read_arguments(name: str) -> dict[str, Any]:
+    """What a read service needs besides the workspace (e.g. the calendar's visible range)."""
+    if name == "calendar.month_events":
+        start = (utcnow() - timedelta(days=1)).replace(tzinfo=None)
+        return {"start_local": start, "end_local": start + timedelta(days=30), "timezone": "UTC"}
+    return {}
+
+
 # Functions that answer for the user's own workspaces and fall back instead of refusing.
 FALLS_BACK = {"workspaces.current_workspace_for"}
 # Functions that take a workspace but are never reached with a workspace a user chose.
@@ -96,6 +107,7 @@ class World:
     post_id: int  # a post inside the target workspace
     account_id: int  # a connected account of the target workspace
     brand_id: int  # a brand inside the target workspace
+    slot_id: int = 0  # a posting slot of the target workspace
 
 
 @pytest.fixture
@@ -108,7 +120,15 @@ def world(engine) -> World:
         empty = make_workspace(session, name="Empty")
         make_membership(session, target, member, role=Role.ADMIN)
         make_membership(session, own, outsider, role=Role.ADMIN)
-        post = make_post(session, target, author=member, content="Target's secret launch plan")
+        post = make_post(
+            session,
+            target,
+            author=member,
+            content="Target's secret launch plan",
+            scheduled_at=utcnow() + timedelta(days=1),  # so it shows on the target's calendar
+        )
+        slot = PostingSlot(workspace_id=target.id, weekday=0, local_time=time(9, 0))
+        session.add(slot)
         account = make_social_account(session, target, handle="@target")
         make_credit_transaction(session, target, amount=25, balance_after=25)
         make_subscription(session, target, plan_code="tier-pro")
@@ -133,6 +153,7 @@ def world(engine) -> World:
             post.id,
             account.id,
             brand.id,
+            slot.id,
         )
 
 
@@ -173,6 +194,11 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "data": b"content,local_datetime,accounts\nHijacked,,@target\n",
         "confirmed_rows": [2],
         "plan_code": "pack-popular",
+        "new_local_start": "2030-01-07T09:00",
+        "weekdays": [0, 1],
+        "local_time": "10:00",
+        "slot_id": world.slot_id,
+        "slots": [(2, "11:00")],
     }
 
 
@@ -310,8 +336,13 @@ def test_a_read_service_is_guarded_by_authorize_and_reads_one_workspace_only(eng
         workspaces.authorize(session, user_id=world.member, workspace_id=world.target, action=action)
         workspaces.authorize(session, user_id=world.outsider, workspace_id=world.own, action=action)
         # What the outsider may read (their own workspace) holds nothing of the target's.
-        assert read(session, workspace_id=world.own) == read(session, workspace_id=world.empty)
-        assert read(session, workspace_id=world.target) != read(session, workspace_id=world.empty)
+        extra = read_arguments(name)
+        assert read(session, workspace_id=world.own, **extra) == read(
+            session, workspace_id=world.empty, **extra
+        )
+        assert read(session, workspace_id=world.target, **extra) != read(
+            session, workspace_id=world.empty, **extra
+        )
 
 
 def test_the_outsider_really_is_an_admin_elsewhere_and_the_target_is_populated(engine, world):
