@@ -305,7 +305,7 @@ export function PostCalendar({
   );
 
   return (
-    <div className="pf-calendar" id={id} data-revision={revision} {...rest}>
+    <div className="pf-calendar" id={id} data-revision={revision} role="region" aria-label="Posts calendar" {...rest}>
       <style>{CSS}</style>
       <FullCalendar
         ref={calendarRef}

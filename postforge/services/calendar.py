@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -150,9 +150,9 @@ def move_post(
     )
 
 
-def event_from_view(view: Any, timezone: str) -> CalendarEvent | None:
+def event_from_view(view: posts.PostView, timezone: str) -> CalendarEvent | None:
     """The calendar event of a post the posts service returned, or None when it has no time."""
-    if view.scheduled_at is None or getattr(view, "deleted_at", None) is not None:
+    if view.scheduled_at is None:
         return None
     local = view.scheduled_at.astimezone(timefmt.zone(timezone))
     return {

@@ -93,12 +93,9 @@ class CalendarState(rx.State):
 
     @rx.event
     async def load(self):
-        """on_load: the zone to show; the range itself arrives from the calendar (`datesSet`)."""
+        """on_load: the zone to show. The range arrives from the calendar itself (`datesSet` on mount)."""
         shell = await self._shell()
         self.zone = shell.user_timezone or "UTC"
-        if self.range_start and self.range_end:
-            return CalendarState.reload
-        return None
 
     @rx.event
     async def load_range(self, start: str, end: str, view: str):

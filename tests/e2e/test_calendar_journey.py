@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from postforge import routes
@@ -24,8 +25,15 @@ def _cell(page, day: date):
     return page.locator(f"td.fc-daygrid-day[data-date='{day.isoformat()}']")
 
 
+EVENT = ".fc-daygrid-event:not(.fc-event-dragging)"  # a drawn post, not the copy following the mouse
+
+
 def _event(page, marker: str):
-    return page.locator(".fc-daygrid-event", has_text=marker)
+    return page.locator(EVENT, has_text=marker)
+
+
+def _post_in(page, day: date, marker: str):
+    return _cell(page, day).locator(EVENT, has_text=marker)
 
 
 def _day_of(event) -> str:
@@ -33,15 +41,31 @@ def _day_of(event) -> str:
 
 
 def _drag(page, source, target) -> None:
-    """Press, move in small steps (FullCalendar's interaction plugin needs real moves), release."""
-    box, goal = source.bounding_box(), target.bounding_box()
-    assert box and goal
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 6, y + 6, steps=3)
-    page.mouse.move(goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] * 0.7, steps=20)
-    page.mouse.up()
+    """Press, move in small steps (FullCalendar's interaction plugin needs real moves), release.
+
+    Released only once FullCalendar highlights the target day as the drop place,
+    so a busy machine cannot turn the gesture into a drop on the wrong day; a drag that did not
+    start (the page was still busy) is tried again.
+    """
+    for _attempt in range(3):
+        box, goal = source.bounding_box(), target.bounding_box()
+        assert box and goal
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        gx, gy = goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] * 0.7
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 6, y + 6, steps=3)
+        page.mouse.move(gx, gy, steps=20)
+        try:
+            # FullCalendar highlights the day the post would land on.
+            target.locator(".fc-highlight").first.wait_for(state="visible", timeout=5_000)
+        except PlaywrightTimeout:
+            page.mouse.move(x, y, steps=5)  # back where it came from: releasing there changes nothing
+            page.mouse.up()
+            continue
+        page.mouse.up()
+        return
+    raise AssertionError("FullCalendar never picked the event up")
 
 
 def _toast(page, text: str):
@@ -78,12 +102,12 @@ def test_create_drag_reload_and_revert_in_month_view(page, running_app) -> None:
     # Drag it two days later: moved on the server, same time of day, said in a toast.
     target_day = start_day + timedelta(days=2)
     _drag(page, event, _cell(page, target_day))
-    expect(_toast(page, "Moved to")).to_contain_text(f"{target_day:%d %b %Y}, {POST_TIME}")
-    expect(_cell(page, target_day).locator(".fc-daygrid-event", has_text=marker)).to_be_visible()
+    expect(_toast(page, "Moved to")).to_contain_text(f"{target_day:%d %b %Y}, {POST_TIME}", timeout=20_000)
+    expect(_post_in(page, target_day, marker)).to_be_visible()
 
     # Reload: the calendar reads it back from the server on the new day, same time.
     page.reload()
-    moved = _cell(page, target_day).locator(".fc-daygrid-event", has_text=marker)
+    moved = _post_in(page, target_day, marker)
     expect(moved).to_be_visible()
     expect(moved).to_contain_text(POST_TIME)
 
@@ -91,14 +115,14 @@ def test_create_drag_reload_and_revert_in_month_view(page, running_app) -> None:
     past = page.locator("td.fc-daygrid-day.fc-day-past")
     past_cell = past.last if past.count() else page.locator("td.fc-daygrid-day.fc-day-today")
     _drag(page, moved, past_cell)
-    expect(_toast(page, "has already passed")).to_be_visible()
-    expect(_cell(page, target_day).locator(".fc-daygrid-event", has_text=marker)).to_be_visible()
-    expect(past_cell.locator(".fc-daygrid-event", has_text=marker)).to_have_count(0)
+    expect(_toast(page, "has already passed")).to_be_visible(timeout=20_000)
+    expect(_post_in(page, target_day, marker)).to_be_visible()
+    expect(past_cell.locator(EVENT, has_text=marker)).to_have_count(0)
     page.reload()
-    expect(_cell(page, target_day).locator(".fc-daygrid-event", has_text=marker)).to_contain_text(POST_TIME)
+    expect(_post_in(page, target_day, marker)).to_contain_text(POST_TIME)
 
     # A click on the post opens it in the editor.
-    _cell(page, target_day).locator(".fc-daygrid-event", has_text=marker).click()
+    _post_in(page, target_day, marker).click()
     expect(dialog).to_be_visible()
     expect(page.locator("#post-content")).to_have_value(f"Calendar note {marker}")
     expect(page.locator("#post-schedule")).to_have_value(f"{target_day}T{POST_TIME}")
