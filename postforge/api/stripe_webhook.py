@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from postforge import routes
+from postforge.api.webhook_io import answer, enqueue_safely, read_body
 from postforge.services.errors import ValidationFailed
 from postforge.services.onboarding import SessionSource, open_session
 from postforge.services.stripe_webhooks import (
@@ -56,9 +57,9 @@ def default_stripe_config() -> StripeWebhookConfig:
 def stripe_webhook_route(config: Callable[[], StripeWebhookConfig] = default_stripe_config) -> Route:
     async def stripe_webhook(request: Request) -> JSONResponse:
         current = config()
-        body = await _read_body(request)
+        body = await read_body(request, MAX_BODY_BYTES)
         if body is None:
-            return _answer(413, error="The webhook body is too large.")
+            return answer(413, error="The webhook body is too large.")
         try:
             event = verify_stripe_webhook(
                 current.secret,
@@ -67,26 +68,15 @@ def stripe_webhook_route(config: Callable[[], StripeWebhookConfig] = default_str
                 tolerance=current.tolerance_seconds,
             )
         except WebhookNotConfigured as refusal:
-            return _answer(503, error=refusal.message)
+            return answer(503, error=refusal.message)
         except ValidationFailed as refusal:
-            return _answer(400, error=refusal.message)
+            return answer(400, error=refusal.message)
         pending = await asyncio.to_thread(_store, current.source, event)
         if pending:
-            await asyncio.to_thread(_enqueue, current.enqueue, str(event["id"]))
-        return _answer(200, id=str(event["id"]), received=True)
+            await asyncio.to_thread(enqueue_safely, current.enqueue, str(event["id"]), "Stripe event")
+        return answer(200, id=str(event["id"]), received=True)
 
     return Route(routes.API_STRIPE_WEBHOOK, stripe_webhook, methods=["POST"])
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The raw body, or None once it grows past the limit (read no further)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _store(source: SessionSource, event: dict) -> bool:
@@ -95,15 +85,3 @@ def _store(source: SessionSource, event: dict) -> bool:
         row = record_stripe_event(session, event)
         session.commit()
         return row.processed_at is None
-
-
-def _enqueue(enqueue: EventEnqueuer, event_id: str) -> None:
-    try:
-        enqueue(event_id)
-    except Exception:
-        # Stored is safe: the sweep of unprocessed events queues it again.
-        log.exception("could not enqueue Stripe event %s", event_id)
-
-
-def _answer(status: int, **content: object) -> JSONResponse:
-    return JSONResponse(content, status_code=status, headers={"Cache-Control": "no-store"})

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from postforge.api.webhook_io import answer, enqueue_safely, read_body
 from postforge.services.errors import ValidationFailed
 from postforge.services.identity_webhooks import (
     MAX_BODY_BYTES,
@@ -49,36 +50,25 @@ def default_clerk_config() -> ClerkWebhookConfig:
 def clerk_webhook_route(config: Callable[[], ClerkWebhookConfig] = default_clerk_config) -> Route:
     async def clerk_webhook(request: Request) -> JSONResponse:
         current = config()
-        body = await _read_body(request)
+        body = await read_body(request, MAX_BODY_BYTES)
         if body is None:
-            return _answer(413, error="The webhook body is too large.")
+            return answer(413, error="The webhook body is too large.")
         try:
             event = verify_clerk_webhook(current.secret, body, request.headers)
         except WebhookNotConfigured as refusal:
-            return _answer(503, error=refusal.message)
+            return answer(503, error=refusal.message)
         except ValidationFailed as refusal:
-            return _answer(400, error=refusal.message)
+            return answer(400, error=refusal.message)
         event_id = request.headers.get("svix-id") or request.headers.get("webhook-id") or ""
         try:
             pending = await asyncio.to_thread(_store, current.source, event_id, event)
         except ValidationFailed as refusal:
-            return _answer(400, error=refusal.message)
+            return answer(400, error=refusal.message)
         if pending:
-            await asyncio.to_thread(_enqueue, current.enqueue, event_id)
-        return _answer(200, id=event_id)
+            await asyncio.to_thread(enqueue_safely, current.enqueue, event_id, "identity event")
+        return answer(200, id=event_id)
 
     return Route(CLERK_WEBHOOK, clerk_webhook, methods=["POST"])
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The raw body, or None once it grows past the limit (read no further)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _store(source: SessionSource, event_id: str, event: dict) -> bool:
@@ -87,15 +77,3 @@ def _store(source: SessionSource, event_id: str, event: dict) -> bool:
         row = record_identity_event(session, event_id=event_id, payload=event)
         session.commit()
         return row.processed_at is None
-
-
-def _enqueue(enqueue: EventEnqueuer, event_id: str) -> None:
-    try:
-        enqueue(event_id)
-    except Exception:
-        # Stored is safe: the sweep of unprocessed events queues it again.
-        log.exception("could not enqueue identity event %s", event_id)
-
-
-def _answer(status: int, **content: object) -> JSONResponse:
-    return JSONResponse(content, status_code=status, headers={"Cache-Control": "no-store"})
