@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from postforge import routes
@@ -36,6 +35,7 @@ from postforge.models import (
 )
 from postforge.services import stripe_gateway, workspaces
 from postforge.services.errors import Conflict, NotFound, ValidationFailed
+from postforge.services.upsert import dialect_insert
 from postforge.settings import Settings, get_settings
 
 SANDBOX_SESSION_PREFIX = "cs_sandbox_"
@@ -140,7 +140,7 @@ def _plan_view(plan: PricingPlan) -> PlanView:
 
 def seed_plans(session: Session) -> int:
     """Add the standard plans whose codes are missing; existing rows are left as they are."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     added = 0
     now = utcnow()
     for spec in SEED_PLANS:

@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from postforge.models import (
@@ -52,6 +51,7 @@ from postforge.models import (
 from postforge.services import credits
 from postforge.services.billing import checkout_key, invoice_key, money
 from postforge.services.errors import ValidationFailed
+from postforge.services.upsert import dialect_insert
 
 CHECKOUT_COMPLETED = "checkout.session.completed"
 CHECKOUT_ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -138,7 +138,7 @@ def _lock(session: Session, key: str) -> None:
 
 
 def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(session)
 
 
 def _workspace_from(session: Session, meta: Mapping[str, Any]) -> int | None:

@@ -25,7 +25,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 from svix.webhooks import Webhook, WebhookVerificationError
 
@@ -37,6 +36,7 @@ from postforge.services.onboarding import (
     normalize_identity_email,
     open_session,
 )
+from postforge.services.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def record_identity_event(
         "received_at": utcnow(),
         "error": "",
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     session.execute(insert(IdentityEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
     row = session.get(IdentityEvent, values["id"])
     assert row is not None

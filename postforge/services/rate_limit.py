@@ -24,10 +24,10 @@ from typing import Protocol
 import redis
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from postforge.models import RateLimitCounter, utcnow
 from postforge.services.errors import RateLimited
+from postforge.services.upsert import dialect_insert
 from postforge.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class TableBackend:
         table = RateLimitCounter.__table__
         new_end = now + timedelta(seconds=window_seconds)
         expired = table.c.window_ends_at <= sa.bindparam("now", now, type_=table.c.window_ends_at.type)
-        insert = _dialect_insert(self.engine)(table).values(key=key, count=1, window_ends_at=new_end)
+        insert = dialect_insert(self.engine)(table).values(key=key, count=1, window_ends_at=new_end)
         upsert = insert.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
@@ -83,14 +83,6 @@ class TableBackend:
         with self.engine.begin() as connection:
             result = connection.execute(sa.delete(table).where(table.c.window_ends_at <= (now or utcnow())))
         return result.rowcount
-
-
-def _dialect_insert(engine: Engine):
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"no rate-limit upsert for the {engine.dialect.name} dialect")
 
 
 # Opens a window on the first hit (or after the last one closed), counts every other hit.

@@ -24,7 +24,6 @@ from typing import Any
 
 import sqlalchemy as sa
 import stripe
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from postforge.models import StripeEvent, utcnow
@@ -32,6 +31,7 @@ from postforge.services import billing_events
 from postforge.services.billing import checkout_mode
 from postforge.services.errors import ServiceError, ValidationFailed
 from postforge.services.onboarding import SessionSource, open_session
+from postforge.services.upsert import dialect_insert
 from postforge.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def record_stripe_event(session: Session, event: dict[str, Any]) -> StripeEvent:
         "outcome": "",
         "attempts": 0,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session)
     session.execute(insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
     row = session.get(StripeEvent, values["id"])
     assert row is not None
