@@ -333,6 +333,8 @@ export function PostCalendar({
         slotLabelFormat={{ hour: "2-digit", minute: "2-digit", hour12: false }}
         firstDay={1}
         nowIndicator={true}
+        allDaySlot={false}
+        scrollTime="08:00:00"
         navLinks={true}
         height={height}
         eventContent={renderEventContent}
