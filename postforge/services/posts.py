@@ -341,46 +341,39 @@ def delete_post(
 
 def bulk_delete(session: Session, *, actor_id: int, workspace_id: int, post_ids: Sequence[int]) -> BulkResult:
     """Delete all the posts or none (the first refusal names the post and stops everything)."""
-    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
-    posts = _load_many(session, workspace_id, post_ids)
-    for post in posts:
-        _guard(post, lambda p: _refuse_delete_while_publishing(session, p))
-    with session.begin_nested():
-        for post in posts:
-            _guard(post, lambda p: _delete(session, p, None))
-    return BulkResult(len(posts), tuple(p.id or 0 for p in posts))
+    posts = _writable_posts(session, actor_id, workspace_id, post_ids)
+    return _all_or_none(
+        session,
+        posts,
+        check=lambda p: _refuse_delete_while_publishing(session, p),
+        apply=lambda p: _delete(session, p, None),
+    )
 
 
 def bulk_cancel(session: Session, *, actor_id: int, workspace_id: int, post_ids: Sequence[int]) -> BulkResult:
     """Cancel all the posts or none."""
-    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
-    posts = _load_many(session, workspace_id, post_ids)
-    for post in posts:
-        _guard(post, lambda p: post_status.require_move(p.status, PostStatus.CANCELLED))
-    with session.begin_nested():
-        for post in posts:
-            _guard(post, lambda p: _cancel(session, p, None))
-    return BulkResult(len(posts), tuple(p.id or 0 for p in posts))
+    posts = _writable_posts(session, actor_id, workspace_id, post_ids)
+    return _all_or_none(
+        session,
+        posts,
+        check=lambda p: post_status.require_move(p.status, PostStatus.CANCELLED),
+        apply=lambda p: _cancel(session, p, None),
+    )
 
 
 def bulk_retry_failed(
     session: Session, *, actor_id: int, workspace_id: int, post_ids: Sequence[int]
 ) -> BulkResult:
     """Retry the failed destinations of all the posts, or of none."""
-    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
-    posts = _load_many(session, workspace_id, post_ids)
-    with session.begin_nested():
-        for post in posts:
-            _guard(post, lambda p: _retry(session, p, None))
-    return BulkResult(len(posts), tuple(p.id or 0 for p in posts))
+    posts = _writable_posts(session, actor_id, workspace_id, post_ids)
+    return _all_or_none(session, posts, check=None, apply=lambda p: _retry(session, p, None))
 
 
 def bulk_duplicate(
     session: Session, *, actor_id: int, workspace_id: int, post_ids: Sequence[int]
 ) -> BulkResult:
     """A draft copy of each post, all or none; returns the new drafts' ids."""
-    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
-    posts = _load_many(session, workspace_id, post_ids)
+    posts = _writable_posts(session, actor_id, workspace_id, post_ids)
     with session.begin_nested():
         copies = [_duplicate(session, post, actor_id) for post in posts]
     return BulkResult(len(copies), tuple(copy.id for copy in copies))
@@ -858,6 +851,25 @@ def _delete(session: Session, post: Post, expected_version: int | None) -> None:
         next_attempt_at=None,
         lease_until=None,
     )
+
+
+def _writable_posts(
+    session: Session, actor_id: int, workspace_id: int, post_ids: Sequence[int]
+) -> list[Post]:
+    workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
+    return _load_many(session, workspace_id, post_ids)
+
+
+def _all_or_none(session: Session, posts: list[Post], *, check, apply) -> BulkResult:
+    """Check every post first (the refusal names the post before anything changed), then apply
+    to all of them in one savepoint, so a late failure undoes the earlier ones too."""
+    if check is not None:
+        for post in posts:
+            _guard(post, check)
+    with session.begin_nested():
+        for post in posts:
+            _guard(post, apply)
+    return BulkResult(len(posts), tuple(p.id or 0 for p in posts))
 
 
 def _guard(post: Post, action) -> Any:
