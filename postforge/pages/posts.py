@@ -155,49 +155,30 @@ def _badge(destination: DestinationBadge) -> rx.Component:
     )
 
 
+def _row_action(icon: str, label: str, row: PostRow, on_click, **props) -> rx.Component:
+    return rx.icon_button(
+        rx.icon(icon, size=16),
+        variant="ghost",
+        aria_label=label + " " + row.id.to_string(),
+        on_click=on_click,
+        **props,
+    )
+
+
 def _row_actions(row: PostRow) -> rx.Component:
     return rx.hstack(
         rx.cond(
             row.can_edit,
-            rx.icon_button(
-                rx.icon("pencil", size=16),
-                variant="ghost",
-                aria_label="Edit post " + row.id.to_string(),
-                on_click=PostEditorState.open_edit(row.id),
-                class_name="row-edit",
-            ),
+            _row_action("pencil", "Edit post", row, PostEditorState.open_edit(row.id), class_name="row-edit"),
         ),
-        rx.icon_button(
-            rx.icon("copy", size=16),
-            variant="ghost",
-            aria_label="Duplicate post " + row.id.to_string(),
-            on_click=P.duplicate(row.id),
-        ),
+        _row_action("copy", "Duplicate post", row, P.duplicate(row.id)),
         rx.cond(
             row.can_retry,
-            rx.icon_button(
-                rx.icon("rotate-ccw", size=16),
-                variant="ghost",
-                aria_label="Retry failed accounts of post " + row.id.to_string(),
-                on_click=P.retry(row.id),
-            ),
+            _row_action("rotate-ccw", "Retry failed accounts of post", row, P.retry(row.id)),
         ),
-        rx.cond(
-            row.can_cancel,
-            rx.icon_button(
-                rx.icon("circle-stop", size=16),
-                variant="ghost",
-                aria_label="Cancel post " + row.id.to_string(),
-                on_click=P.cancel(row.id),
-            ),
-        ),
-        rx.icon_button(
-            rx.icon("trash-2", size=16),
-            variant="ghost",
-            color_scheme="red",
-            aria_label="Delete post " + row.id.to_string(),
-            on_click=P.ask_delete(row.id),
-            class_name="row-delete",
+        rx.cond(row.can_cancel, _row_action("circle-stop", "Cancel post", row, P.cancel(row.id))),
+        _row_action(
+            "trash-2", "Delete post", row, P.ask_delete(row.id), color_scheme="red", class_name="row-delete"
         ),
         spacing="1",
     )
