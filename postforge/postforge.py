@@ -5,6 +5,7 @@ import reflex as rx
 import postforge.models  # noqa: F401 — tables registered for Reflex and Alembic
 from postforge.api import build_api
 from postforge.pages import (  # noqa: F401 — pages register themselves
+    accounts,
     auth,
     billing,
     brands,
@@ -14,9 +15,11 @@ from postforge.pages import (  # noqa: F401 — pages register themselves
     generate,
     landing,
     lists,
+    notifications,
     outbox,
     post_import,
     posts,
+    sandbox_feed,
     settings,
 )
 from worker import enqueue

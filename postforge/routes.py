@@ -8,6 +8,8 @@ POSTS = "/posts"
 IMPORT = "/posts/import"
 CALENDAR = "/calendar"
 ACCOUNTS = "/accounts"
+SANDBOX = "/sandbox"  # the sandbox platform's public feed
+NOTIFICATIONS = "/notifications"
 CREDITS = "/credits"
 SETTINGS = "/settings"
 BILLING = "/billing"
@@ -27,6 +29,10 @@ OUTBOX = "/dev/outbox"
 
 API_HEALTH = "/api/health"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
+API_ACCOUNT_CONNECT_CALLBACK = "/api/accounts/connect/{platform}/callback"
+# The browser's half of a connect attempt lives in this cookie, sent only to the callback.
+CONNECT_COOKIE = "pf_connect"
+CONNECT_COOKIE_PATH = "/api/accounts/connect/"
 
 # (label, route, lucide icon) in sidebar order.
 NAV_ITEMS: list[tuple[str, str, str]] = [
@@ -36,6 +42,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Posts", POSTS, "list"),
     ("Calendar", CALENDAR, "calendar-days"),
     ("Accounts", ACCOUNTS, "at-sign"),
+    ("Sandbox feed", SANDBOX, "radio-tower"),
     ("Credits", CREDITS, "coins"),
     ("Billing", BILLING, "credit-card"),
     ("Settings", SETTINGS, "settings"),

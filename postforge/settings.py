@@ -88,6 +88,55 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys, newest first, for tokens at rest. Required in production.",
     )
     sandbox_platform_enabled: bool = Field(True, description="Offer the built-in sandbox social platform.")
+    platform_http_timeout_seconds: float = Field(
+        20.0, gt=0, le=300, description="Timeout of each request to a social platform."
+    )
+    platform_rate_limits: str = Field(
+        "",
+        description=(
+            "Per-account publish buckets overriding the platform defaults: "
+            "'x=100/900,mastodon=300/300' (publishes per seconds)."
+        ),
+    )
+    bluesky_service_url: str = Field("https://bsky.social", description="Bluesky PDS / entryway URL.")
+    linkedin_client_id: str = Field("", description="LinkedIn app client id. Empty: LinkedIn is not offered.")
+    linkedin_client_secret: str = Field("", description="LinkedIn app client secret.")
+    linkedin_api_base: str = Field("https://api.linkedin.com", description="LinkedIn REST API URL.")
+    linkedin_auth_base: str = Field("https://www.linkedin.com", description="LinkedIn OAuth URL.")
+    linkedin_version: str = Field("202610", description="LinkedIn-Version header (YYYYMM).")
+    x_client_id: str = Field("", description="X (Twitter) OAuth 2 client id. Empty: X is not offered.")
+    x_client_secret: str = Field("", description="X OAuth 2 client secret (confidential clients).")
+    x_api_base: str = Field("https://api.x.com", description="X API URL.")
+    x_auth_base: str = Field("https://x.com", description="X authorization page URL.")
+    threads_app_id: str = Field("", description="Threads app id. Empty: Threads is not offered.")
+    threads_app_secret: str = Field("", description="Threads app secret.")
+    threads_api_base: str = Field("https://graph.threads.net", description="Threads Graph API URL.")
+    threads_auth_base: str = Field("https://threads.net", description="Threads authorization page URL.")
+    facebook_app_id: str = Field(
+        "", description="Meta app id for Facebook Pages and Instagram. Empty: neither is offered."
+    )
+    facebook_app_secret: str = Field("", description="Meta app secret.")
+    facebook_graph_base: str = Field("https://graph.facebook.com", description="Facebook Graph API URL.")
+    facebook_auth_base: str = Field("https://www.facebook.com", description="Facebook login dialog URL.")
+    facebook_graph_version: str = Field("v24.0", description="Graph API version for Facebook and Instagram.")
+
+    # Publishing engine
+    publish_max_attempts: int = Field(
+        6, ge=1, le=50, description="Tries per destination before it is marked failed (waits don't count)."
+    )
+    publish_backoff_base_seconds: float = Field(
+        15.0, gt=0, le=3600, description="First retry delay after a transient failure; doubles each try."
+    )
+    publish_backoff_max_seconds: float = Field(
+        1800.0, gt=0, le=86400, description="Longest delay between two tries."
+    )
+    publish_lease_seconds: float = Field(
+        120.0, ge=5, le=3600, description="How long a claimed destination is held before the reaper frees it."
+    )
+    dispatch_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often beat looks for due destinations."
+    )
+    dispatch_batch_size: int = Field(500, ge=1, le=10000, description="Most destinations claimed per look.")
 
     # Sign-in with external providers and identity webhooks
     api_url: str = Field(
@@ -163,6 +212,15 @@ class Settings(BaseSettings):
         "oidc_issuer",
         "github_web_base",
         "github_api_base",
+        "bluesky_service_url",
+        "linkedin_api_base",
+        "linkedin_auth_base",
+        "x_api_base",
+        "x_auth_base",
+        "threads_api_base",
+        "threads_auth_base",
+        "facebook_graph_base",
+        "facebook_auth_base",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -190,6 +248,12 @@ class Settings(BaseSettings):
             except Exception:
                 raise ValueError("each key must be a 32-byte url-safe base64 Fernet key") from None
         return value
+
+    @field_validator("platform_rate_limits")
+    @classmethod
+    def _rate_limit_overrides(cls, value: str) -> str:
+        parse_rate_limits(value)  # raises ValueError naming the bad part
+        return value.strip()
 
     @model_validator(mode="after")
     def _production_needs_real_servers_and_secrets(self) -> Settings:
@@ -238,6 +302,11 @@ class Settings(BaseSettings):
         return [k.strip() for k in self.token_encryption_keys.split(",") if k.strip()]
 
     @property
+    def rate_limit_overrides(self) -> dict[str, tuple[int, float]]:
+        """platform → (publishes, per seconds) from `PLATFORM_RATE_LIMITS`."""
+        return parse_rate_limits(self.platform_rate_limits)
+
+    @property
     def ai_provider(self) -> str:
         return "anthropic" if self.anthropic_api_key else "offline"
 
@@ -247,6 +316,22 @@ class Settings(BaseSettings):
         if self.stripe_secret_key:
             return "stripe"
         return "disabled" if self.environment == "production" else "sandbox"
+
+
+def parse_rate_limits(value: str) -> dict[str, tuple[int, float]]:
+    """'x=100/900,mastodon=300/300' → {"x": (100, 900.0), "mastodon": (300, 300.0)}."""
+    limits: dict[str, tuple[int, float]] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        platform, _, rate = part.partition("=")
+        count, _, seconds = rate.partition("/")
+        try:
+            parsed = (int(count), float(seconds))
+        except ValueError:
+            parsed = (0, 0.0)
+        if not platform.strip() or parsed[0] < 1 or parsed[1] <= 0:
+            raise ValueError(f"{part!r} is not platform=publishes/seconds, e.g. x=100/900")
+        limits[platform.strip().lower()] = parsed
+    return limits
 
 
 def _describe(error: ValidationError) -> str:

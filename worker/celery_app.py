@@ -23,6 +23,13 @@ APPLY_IDENTITY_EVENT_TASK = "postforge.identity.apply_event"
 PROCESS_STRIPE_EVENT_TASK = "postforge.stripe.process_event"
 SWEEP_TASK = "postforge.housekeeping.sweep"
 SWEEP_INTERVAL_SECONDS = 60.0
+DISPATCH_TASK = "postforge.publish.dispatch"
+PUBLISH_TASK = "postforge.publish.destination"
+REAP_TASK = "postforge.publish.reap"
+REAP_INTERVAL_SECONDS = 15.0
+# The dispatcher only hands out destinations due before its next tick, so a countdown never
+# exceeds a few seconds; anything longer is clamped (and stays far below the visibility timeout).
+MAX_PUBLISH_COUNTDOWN_SECONDS = 60.0
 
 # Redis re-delivers any message not acknowledged within this window — including messages
 # held back for an ETA/countdown. No ETA or task run may come near it: far-future work stays
@@ -82,6 +89,17 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": SWEEP_TASK,
             "schedule": timedelta(seconds=SWEEP_INTERVAL_SECONDS),
             "options": {"expires": SWEEP_INTERVAL_SECONDS},
+        },
+        # Publishing: a late tick is useless (the next one claims the same rows), so it expires.
+        "dispatch-due-destinations": {
+            "task": DISPATCH_TASK,
+            "schedule": timedelta(seconds=settings.dispatch_interval_seconds),
+            "options": {"expires": max(settings.dispatch_interval_seconds, 1.0)},
+        },
+        "reap-expired-publish-leases": {
+            "task": REAP_TASK,
+            "schedule": timedelta(seconds=REAP_INTERVAL_SECONDS),
+            "options": {"expires": REAP_INTERVAL_SECONDS},
         },
     }
 

@@ -7,15 +7,19 @@ import socket
 from typing import Any
 
 from postforge.db import get_engine, session_scope
-from postforge.services import housekeeping
+from postforge.services import housekeeping, publishing
 from postforge.services.heartbeat import record_heartbeat
 from postforge.services.identity_webhooks import apply_identity_event
 from postforge.services.stripe_webhooks import process_stripe_event
 from worker.celery_app import (
     APPLY_IDENTITY_EVENT_TASK,
+    DISPATCH_TASK,
     HEARTBEAT_TASK,
+    MAX_PUBLISH_COUNTDOWN_SECONDS,
     PING_TASK,
     PROCESS_STRIPE_EVENT_TASK,
+    PUBLISH_TASK,
+    REAP_TASK,
     SWEEP_TASK,
     celery_app,
 )
@@ -85,3 +89,33 @@ def sweep_housekeeping_task() -> dict[str, int]:
         "refunded_generations": result.refunded_generations,
         "requeued_stripe_events": len(result.stripe_events_to_process),
     }
+
+
+# --- Publishing: the database holds what is due; these tasks only move it along ---------------
+
+
+@celery_app.task(name=DISPATCH_TASK, ignore_result=True)
+def dispatch_due_task() -> int:
+    """Claim the destinations due before the next tick and send each to a publish task."""
+    claimed = publishing.dispatch_due(get_engine())
+    for destination_id, countdown in claimed:
+        # Countdowns are seconds at most: the row is due before the next tick. A message lost
+        # here leaves the row queued until its lease runs out; the reaper then frees it.
+        publish_destination_task.apply_async(
+            args=[destination_id], countdown=min(max(countdown, 0.0), MAX_PUBLISH_COUNTDOWN_SECONDS)
+        )
+    return len(claimed)
+
+
+# No autoretry: a retry is a row back in `pending` with its time, picked up by the dispatcher.
+@celery_app.task(name=PUBLISH_TASK, ignore_result=True)
+def publish_destination_task(destination_id: int) -> str:
+    """Publish one destination (a redelivered or duplicate message does nothing)."""
+    return publishing.publish_destination(get_engine(), int(destination_id)).status
+
+
+@celery_app.task(name=REAP_TASK, ignore_result=True)
+def reap_expired_leases_task() -> dict[str, int]:
+    """Free destinations whose message was lost or whose worker died mid-publish."""
+    result = publishing.reap_expired_leases(get_engine())
+    return {"requeued": result.requeued, "retried": result.retried, "needs_review": result.needs_review}

@@ -4,6 +4,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from postforge import routes
+from postforge.api.account_oauth import account_oauth_routes
 from postforge.api.health import health
 from postforge.api.oauth import oauth_routes
 from postforge.api.stripe_webhook import stripe_webhook_route
@@ -15,6 +16,7 @@ def build_api() -> Starlette:
         routes=[
             Route(routes.API_HEALTH, health, methods=["GET"]),
             *oauth_routes(),
+            *account_oauth_routes(),
             clerk_webhook_route(),
             stripe_webhook_route(),
         ]

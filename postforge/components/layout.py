@@ -5,7 +5,9 @@ from collections.abc import Callable
 import reflex as rx
 
 from postforge import routes
+from postforge.components.notifications import notification_bell
 from postforge.state.auth import AuthState
+from postforge.state.live import LiveState
 from postforge.state.shell import ShellState, WorkspaceOption
 
 SIDEBAR_WIDTH = "15em"
@@ -157,6 +159,7 @@ def _header_bar() -> rx.Component:
             underline="none",
             aria_label="Credit balance",
         ),
+        notification_bell(),
         rx.color_mode.button(aria_label="Switch light and dark"),
         _user_menu(),
         align="center",
@@ -197,10 +200,12 @@ def template(
     """Register a shell page: the decorated function returns only the page's own content."""
 
     def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        # Sign-in and membership are checked first; a page's own loader runs only after.
+        # Sign-in and membership are checked first; a page's own loader runs only after, and the
+        # tab's live-status poller last (it needs the workspace the shell found).
         loads = [ShellState.load_shell]
         if on_load is not None:
             loads += on_load if isinstance(on_load, list) else [on_load]
+        loads.append(LiveState.start)
 
         @rx.page(route=route, title=f"{title} · PostForge", on_load=loads)
         def page() -> rx.Component:

@@ -12,6 +12,7 @@ from postforge.models.billing import (
     SubscriptionStatus,
 )
 from postforge.models.credits import CreditTransaction, TransactionType
+from postforge.models.notifications import Notification, NotificationKind
 from postforge.models.posts import (
     AttemptOutcome,
     DestinationStatus,
@@ -24,8 +25,15 @@ from postforge.models.posts import (
     PublishAttempt,
 )
 from postforge.models.slots import PostingSlot
-from postforge.models.social import AccountStatus, Platform, SocialAccount
-from postforge.models.system import ApiKey, AuditLog, OutboxMessage, RateLimitCounter, WorkerHeartbeat
+from postforge.models.social import AccountStatus, Platform, PlatformApp, SandboxPost, SocialAccount
+from postforge.models.system import (
+    ApiKey,
+    AuditLog,
+    OutboxMessage,
+    RateLimitCounter,
+    TokenBucket,
+    WorkerHeartbeat,
+)
 from postforge.models.users import AuthIdentity, User, UserSession
 from postforge.models.workspaces import Brand, Invite, Membership, Role, Workspace
 
@@ -42,6 +50,8 @@ __all__ = [
     "Invite",
     "MediaAsset",
     "Membership",
+    "Notification",
+    "NotificationKind",
     "OAuthAttempt",
     "OutboxMessage",
     "PasswordResetToken",
@@ -49,6 +59,7 @@ __all__ = [
     "PaymentStatus",
     "PlanKind",
     "Platform",
+    "PlatformApp",
     "Post",
     "PostDestination",
     "PostMedia",
@@ -59,10 +70,12 @@ __all__ = [
     "PublishAttempt",
     "RateLimitCounter",
     "Role",
+    "SandboxPost",
     "SocialAccount",
     "StripeEvent",
     "Subscription",
     "SubscriptionStatus",
+    "TokenBucket",
     "TransactionType",
     "User",
     "UserSession",

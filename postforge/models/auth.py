@@ -35,6 +35,9 @@ class OAuthAttempt(SQLModel, table=True):
     code_verifier: str = Field(max_length=128, nullable=False)
     redirect_to: str = Field(default="", max_length=512, nullable=False)
     user_id: int | None = fk("users.id", ondelete="CASCADE", nullable=True)  # who connects an account
+    workspace_id: int | None = fk("workspaces.id", ondelete="CASCADE", nullable=True, index=False)
+    # Connect flows: the platform, the Mastodon instance, the account being reconnected.
+    details: dict[str, Any] = json_field()
     created_at: datetime = created_at_field()
     expires_at: datetime = time_field(nullable=False)
     used_at: datetime | None = time_field()

@@ -92,6 +92,10 @@ class PostDestination(SQLModel, table=True):
         sa.UniqueConstraint("post_id", "social_account_id"),
         # The dispatcher's query: due rows by status and time.
         sa.Index("ix_post_destinations_status_next_attempt_at", "status", "next_attempt_at"),
+        # The reaper's query: claimed rows whose lease ran out.
+        sa.Index("ix_post_destinations_status_lease_until", "status", "lease_until"),
+        # The live-status poller: what changed in a workspace since the last look.
+        sa.Index("ix_post_destinations_updated_at", "updated_at"),
         sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 

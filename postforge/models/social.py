@@ -49,3 +49,32 @@ class SocialAccount(SQLModel, table=True):
     settings: dict[str, Any] = json_field()  # per-account limits, e.g. Mastodon max_characters
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class PlatformApp(SQLModel, table=True):
+    """An OAuth client PostForge registered itself (Mastodon registers one app per instance)."""
+
+    __tablename__ = "platform_apps"
+    __table_args__ = (sa.UniqueConstraint("platform", "instance_url", "redirect_uri"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: Platform = enum_field(Platform, "platform_app_platform", Platform.MASTODON)
+    instance_url: str = Field(max_length=255, nullable=False)
+    redirect_uri: str = Field(max_length=512, nullable=False)
+    client_id: str = Field(max_length=255, nullable=False)
+    client_secret_enc: str = Field(sa_type=sa.Text, nullable=False)
+    scopes: str = Field(default="", max_length=1024, nullable=False)
+    created_at: datetime = created_at_field()
+
+
+class SandboxPost(SQLModel, table=True):
+    """A post on the built-in sandbox platform: its public "feed" is the sandbox page."""
+
+    __tablename__ = "sandbox_posts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    social_account_id: int = fk("social_accounts.id", ondelete="CASCADE")
+    # The destination's idempotency key: the sandbox, like Mastodon, never posts a key twice.
+    idempotency_key: str = Field(max_length=64, unique=True, nullable=False)
+    text: str = Field(sa_type=sa.Text, nullable=False)
+    created_at: datetime = created_at_field()

@@ -73,3 +73,15 @@ class RateLimitCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     count: int = Field(default=0, nullable=False)
     window_ends_at: datetime = time_field(nullable=False)
+
+
+class TokenBucket(SQLModel, table=True):
+    """A per-account publish bucket: the embedded stand-in for the Redis token bucket."""
+
+    __tablename__ = "token_buckets"
+
+    key: str = Field(primary_key=True, max_length=255)
+    tokens: float = Field(nullable=False)
+    updated_at: datetime = time_field(nullable=False)
+    # The platform said "not before" (a 429 with a reset time): every publish on the key waits.
+    blocked_until: datetime | None = time_field()

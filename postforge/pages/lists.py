@@ -1,20 +1,11 @@
-"""Accounts and admin pages.
-
-Each shows the workspace's real data read-only; the editing flows arrive with their features.
-"""
+"""The admin page: system health, counts and the billing watch."""
 
 import reflex as rx
 
 from postforge import routes
-from postforge.components.cards import empty_state, stat_card
+from postforge.components.cards import stat_card
 from postforge.components.layout import template
-from postforge.state.pages import (
-    AccountItem,
-    AccountsState,
-    AdminState,
-    HealthItem,
-    OwedItem,
-)
+from postforge.state.pages import AdminState, HealthItem, OwedItem
 
 
 def _table(headers: list[str], body: rx.Component) -> rx.Component:
@@ -23,39 +14,6 @@ def _table(headers: list[str], body: rx.Component) -> rx.Component:
         rx.table.body(body),
         width="100%",
         variant="surface",
-    )
-
-
-def _account_card(account: AccountItem) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(rx.badge(account.platform), rx.badge(account.status, variant="outline")),
-            rx.heading(account.display_name, size="4", as_="h3"),
-            rx.text(account.handle, color=rx.color("gray", 11)),
-            rx.cond(
-                account.last_error != "", rx.text(account.last_error, color=rx.color("red", 11), size="2")
-            ),
-            spacing="2",
-        ),
-        width="100%",
-    )
-
-
-@template(route=routes.ACCOUNTS, title="Accounts", on_load=AccountsState.load)
-def accounts_page() -> rx.Component:
-    return rx.cond(
-        AccountsState.accounts.length() > 0,
-        rx.grid(
-            rx.foreach(AccountsState.accounts, _account_card),
-            columns=rx.breakpoints(initial="1", sm="2", lg="3"),
-            spacing="4",
-            width="100%",
-        ),
-        empty_state(
-            "at-sign",
-            "No social accounts connected",
-            "Connect the built-in sandbox feed to try publishing without any outside account.",
-        ),
     )
 
 

@@ -11,6 +11,7 @@ from postforge.state.posts import (
     SORT_CHOICES,
     STATUS_CHOICES,
     DestinationBadge,
+    DestinationDetail,
     FilterAccount,
     PostRow,
     PostsState,
@@ -155,6 +156,20 @@ def _badge(destination: DestinationBadge) -> rx.Component:
     )
 
 
+def _problem_line(destination: DestinationBadge) -> rx.Component:
+    """A failed or unconfirmed destination says what the platform said, right in the table."""
+    return rx.cond(
+        destination.problem,
+        rx.text(
+            rx.text.strong(destination.platform_label, " ", destination.handle, ": "),
+            rx.cond(destination.last_error != "", destination.last_error, destination.status),
+            size="1",
+            color=rx.color("red", 11),
+            class_name="destination-problem",
+        ),
+    )
+
+
 def _row_action(icon: str, label: str, row: PostRow, on_click, **props) -> rx.Component:
     return rx.icon_button(
         rx.icon(icon, size=16),
@@ -170,6 +185,14 @@ def _row_actions(row: PostRow) -> rx.Component:
         rx.cond(
             row.can_edit,
             _row_action("pencil", "Edit post", row, PostEditorState.open_edit(row.id), class_name="row-edit"),
+        ),
+        _row_action(
+            "activity",
+            "Publishing details of post",
+            row,
+            P.open_details(row.id),
+            class_name="row-details",
+            color_scheme=rx.cond(row.has_problem, "red", "gray"),
         ),
         _row_action("copy", "Duplicate post", row, P.duplicate(row.id)),
         rx.cond(
@@ -197,6 +220,7 @@ def _row(row: PostRow) -> rx.Component:
             rx.vstack(
                 rx.text(row.content, size="2", class_name="post-content"),
                 rx.flex(rx.foreach(row.destinations, _badge), gap="1", wrap="wrap"),
+                rx.cond(row.has_problem, rx.vstack(rx.foreach(row.destinations, _problem_line), spacing="1")),
                 spacing="1",
                 min_width="16em",
             ),
@@ -306,6 +330,127 @@ def _delete_confirmation() -> rx.Component:
     )
 
 
+def _detail_fact(label: str, value) -> rx.Component:
+    return rx.cond(
+        value != "",
+        rx.text(rx.text.span(label, ": ", color=rx.color("gray", 10)), value, size="1"),
+    )
+
+
+def _destination_detail(d: DestinationDetail) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(d.account, weight="medium", size="2"),
+            rx.badge(d.status_label, color_scheme=d.color, class_name="destination-status"),
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.cond(
+            d.last_error != "",
+            rx.callout(
+                d.last_error,
+                icon="triangle-alert",
+                color_scheme=rx.cond(d.needs_review, "orange", "red"),
+                size="1",
+                class_name="destination-error",
+                width="100%",
+            ),
+        ),
+        rx.flex(
+            rx.text(rx.text.span("Attempts: ", color=rx.color("gray", 10)), d.attempts, size="1"),
+            _detail_fact("Next try", d.next_attempt),
+            _detail_fact("Published", d.published),
+            rx.cond(d.url != "", rx.link("Open on the platform", href=d.url, is_external=True, size="1")),
+            gap="3",
+            wrap="wrap",
+        ),
+        rx.cond(
+            d.needs_review,
+            rx.vstack(
+                rx.text(
+                    "The platform did not confirm whether this went out. Check the account, then say "
+                    "what happened.",
+                    size="1",
+                    color=rx.color("gray", 11),
+                ),
+                rx.cond(
+                    ShellState.can_write,
+                    rx.flex(
+                        rx.button(
+                            "It was published",
+                            size="1",
+                            variant="soft",
+                            color_scheme="green",
+                            on_click=P.resolve_review(d.id, True),
+                            class_name="review-published",
+                        ),
+                        rx.button(
+                            "Post it again",
+                            size="1",
+                            variant="soft",
+                            on_click=P.resolve_review(d.id, False),
+                            class_name="review-repost",
+                        ),
+                        gap="2",
+                        wrap="wrap",
+                    ),
+                ),
+                spacing="1",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+        padding_y="0.5em",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        class_name="destination-detail",
+        data_destination_id=d.id,
+    )
+
+
+def _details_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Publishing details"),
+            rx.dialog.description(
+                rx.hstack(
+                    rx.badge(P.detail_status, color_scheme=P.detail_color),
+                    rx.text(P.detail_content, size="2"),
+                    spacing="2",
+                    align="start",
+                ),
+            ),
+            rx.vstack(
+                rx.foreach(P.detail_destinations, _destination_detail),
+                spacing="0",
+                width="100%",
+                margin_top="0.75em",
+                id="destination-details",
+                aria_live="polite",
+            ),
+            rx.flex(
+                rx.cond(
+                    P.detail_can_retry & ShellState.can_write,
+                    rx.button(
+                        rx.icon("rotate-ccw", size=16),
+                        "Retry failed accounts",
+                        on_click=P.retry_details,
+                        id="retry-failed",
+                    ),
+                ),
+                rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
+                gap="3",
+                justify="end",
+                margin_top="1em",
+                wrap="wrap",
+            ),
+            max_width="36em",
+        ),
+        open=P.detail_open,
+        on_open_change=P.set_detail_open,
+    )
+
+
 def _empty() -> rx.Component:
     return rx.cond(
         P.filters_active,
@@ -362,6 +507,7 @@ def posts_page() -> rx.Component:
         _bulk_bar(),
         rx.cond(P.total > 0, rx.vstack(_table(), _pager(), width="100%", spacing="3"), _empty()),
         _delete_confirmation(),
+        _details_dialog(),
         post_editor_dialog(on_saved=PostsState.reload),
         spacing="4",
         width="100%",

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from postforge.services import generation, identity_webhooks, oidc, stripe_webhooks
+from postforge.services.publish_limits import TableBuckets
 from postforge.services.rate_limit import TableBackend
 
 # An event younger than this is probably still on its way through the queue.
@@ -26,7 +27,7 @@ class SweepResult:
 
 
 def sweep(engine: Engine) -> SweepResult:
-    """Purge expired OAuth attempts and rate-limit windows; list identity and Stripe events unprocessed."""
+    """Purge expired OAuth attempts, rate-limit windows and idle publish buckets; list identity and Stripe events unprocessed."""
     with Session(engine) as session:
         attempts = oidc.purge_expired_attempts(session)
         pending = identity_webhooks.unprocessed_event_ids(session, older_than=STALE_EVENT_AGE)
@@ -35,7 +36,7 @@ def sweep(engine: Engine) -> SweepResult:
     with Session(engine) as session:
         refunded = generation.refund_stale_reservations(session)
         session.commit()
-    counters = TableBackend(engine).purge_expired()
+    counters = TableBackend(engine).purge_expired() + TableBuckets(engine).purge_idle()
     return SweepResult(
         expired_attempts=attempts,
         expired_counters=counters,

@@ -73,6 +73,8 @@ class DestinationView:
     account_status: str = ""
     platform_post_url: str | None = None
     attempts: int = 0
+    next_attempt_at: datetime | None = None  # when the worker tries again (a failed try backs off)
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -541,7 +543,7 @@ def _accounts(
         account = found[account_id]
         if account_id not in keep and account.status == AccountStatus.DISCONNECTED:
             raise ValidationFailed(
-                f"{_account_name(account)} is disconnected. Reconnect it on the Accounts page first.",
+                f"{account_name(account)} is disconnected. Reconnect it on the Accounts page first.",
                 field="account_ids",
             )
     return [found[i] for i in ids]
@@ -624,7 +626,8 @@ def _instance_limit(account: SocialAccount) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def _account_name(account: SocialAccount) -> str:
+def account_name(account: SocialAccount) -> str:
+    """ "@ana on Mastodon": an account as the person knows it (messages, notices, emails)."""
     label = rules.rules_for(account.platform).label
     return f"{account.handle or account.display_name or 'The account'} on {label}"
 
@@ -647,7 +650,7 @@ def _check_publishable(
     for account in chosen:
         if account.status != AccountStatus.CONNECTED:
             raise ValidationFailed(
-                f"{_account_name(account)} needs reconnecting before posts can be scheduled to it.",
+                f"{account_name(account)} needs reconnecting before posts can be scheduled to it.",
                 field="account_ids",
             )
     for account in chosen:
@@ -655,7 +658,7 @@ def _check_publishable(
         problems = destination_problems(account, content, override, media_count=media_count)
         if problems:
             raise ValidationFailed(
-                f"{_account_name(account)}: {problems[0]}",
+                f"{account_name(account)}: {problems[0]}",
                 field=f"override-{account.id}" if (override or "").strip() else "content",
             )
 
@@ -771,7 +774,7 @@ def _retry(session: Session, post: Post, expected_version: int | None) -> PostVi
         account = accounts[destination.social_account_id]
         if account.status != AccountStatus.CONNECTED:
             raise ValidationFailed(
-                f"{_account_name(account)} needs reconnecting before the post can be retried."
+                f"{account_name(account)} needs reconnecting before the post can be retried."
             )
     statuses = [D.PENDING if d.status == D.FAILED else d.status for d in destinations]
     target = post_status.derive_post_status(statuses) or PostStatus.SCHEDULED
@@ -921,6 +924,8 @@ def _make_view(post: Post, pairs: list, *, media_count: int) -> PostView:
                 account_status=str(account.status),
                 platform_post_url=destination.platform_post_url,
                 attempts=destination.attempts,
+                next_attempt_at=destination.next_attempt_at,
+                published_at=destination.published_at,
             )
             for destination, account in pairs
         ),

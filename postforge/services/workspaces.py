@@ -30,7 +30,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "write_posts": frozenset({Role.ADMIN, Role.EDITOR}),
     "manage_members": frozenset({Role.ADMIN}),
     "manage_billing": frozenset({Role.ADMIN}),
-    "manage_accounts": frozenset({Role.ADMIN}),
+    # Connecting a social account is part of getting posts out, so editors may do it too.
+    "manage_accounts": frozenset({Role.ADMIN, Role.EDITOR}),
 }
 NOT_A_MEMBER = "You are not a member of this workspace."
 ACTION_REFUSALS = {
@@ -38,7 +39,7 @@ ACTION_REFUSALS = {
     "write_posts": "Viewers can read this workspace but not write posts. Ask an admin for the editor role.",
     "manage_members": "Only workspace admins can manage members and invitations.",
     "manage_billing": "Only workspace admins can manage billing.",
-    "manage_accounts": "Only workspace admins can connect or change social accounts.",
+    "manage_accounts": "Viewers can't connect or disconnect social accounts. Ask an admin for the editor role.",
 }
 LAST_ADMIN = "A workspace needs at least one admin. Make another member admin first."
 PERSONAL_OWNER = "The owner of a personal workspace always stays its admin."

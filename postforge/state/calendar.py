@@ -12,9 +12,11 @@ from typing import Any
 
 import reflex as rx
 
+from postforge import routes
 from postforge.db import session_scope
 from postforge.services import calendar, posts, timefmt, workspaces
 from postforge.services.errors import NotFound, ServiceError
+from postforge.state.live import refresh_on_change
 from postforge.state.post_editor import PostEditorState
 from postforge.state.shell import ShellState
 
@@ -175,3 +177,8 @@ class CalendarState(rx.State):
     @rx.event
     def new_post(self):
         return PostEditorState.open_new("")
+
+
+# A post of the workspace changed (e.g. it was published): the visible range is fetched again and
+# the calendar redraws its events in place.
+refresh_on_change(routes.CALENDAR, CalendarState.reload)

@@ -5,8 +5,10 @@ import asyncio
 import reflex as rx
 from pydantic import BaseModel
 
+from postforge import routes
 from postforge.db import session_scope
 from postforge.services import dashboard, health, timefmt, workspaces
+from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
 
 
@@ -49,6 +51,16 @@ class DashboardState(rx.State):
         self.worker_detail = report.worker.detail
         if not shell.workspace_id:
             return
+        await self._load_figures(shell)
+
+    @rx.event
+    async def refresh_live(self):
+        """A post of the workspace changed (published, failed): show the figures again."""
+        shell = await self.get_state(ShellState)
+        if shell.signed_in and shell.workspace_id:
+            await self._load_figures(shell)
+
+    async def _load_figures(self, shell: ShellState) -> None:
         figures = await asyncio.to_thread(_figures, shell.user_id, shell.workspace_id)
         self.total_posts = figures.total_posts
         self.scheduled_next_7_days = figures.scheduled_next_7_days
@@ -68,3 +80,6 @@ class DashboardState(rx.State):
             )
             for row in figures.upcoming
         ]
+
+
+refresh_on_change(routes.DASHBOARD, DashboardState.refresh_live)

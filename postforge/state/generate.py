@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from postforge.ai.base import LANGUAGES, TONES
 from postforge.ai.registry import get_generator
 from postforge.db import session_scope
-from postforge.services import accounts, brands, generation, timefmt, workspaces
+from postforge.services import account_connect, brands, generation, timefmt
 from postforge.services.errors import InsufficientCredits, ServiceError
 from postforge.state.shell import ShellState
 
@@ -56,8 +56,7 @@ class AccountChoice(BaseModel):
 def _options(user_id: int, workspace_id: int) -> tuple[list, list, list]:
     with session_scope() as session:
         brand_rows = brands.list_brands(session, actor_id=user_id, workspace_id=workspace_id)
-        workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="read")
-        account_rows = accounts.list_accounts(session, workspace_id)
+        account_rows = account_connect.list_account_cards(session, user_id=user_id, workspace_id=workspace_id)
     return brand_rows, account_rows, generation.platform_choices()
 
 

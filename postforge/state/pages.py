@@ -1,4 +1,4 @@
-"""View data for the list pages (posts, accounts, admin): thin calls into services."""
+"""View data for the admin page: thin calls into services."""
 
 import asyncio
 
@@ -6,18 +6,9 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import accounts, admin, billing, health, workspaces
+from postforge.services import admin, billing, health
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
-
-
-class AccountItem(BaseModel):
-    id: int
-    platform: str
-    handle: str
-    display_name: str
-    status: str
-    last_error: str
 
 
 class HealthItem(BaseModel):
@@ -38,30 +29,9 @@ def _in_session(fn, *args):
         return fn(session, *args)
 
 
-def _read(fn, user_id: int, workspace_id: int):
-    """Membership is re-checked in the same transaction as the read (tenancy in one place)."""
-    with session_scope() as session:
-        workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="read")
-        return fn(session, workspace_id)
-
-
 async def _shell(state: rx.State) -> ShellState:
     """The shell loaded by the same on_load chain (sign-in and membership already checked)."""
     return await state.get_state(ShellState)
-
-
-class AccountsState(rx.State):
-    accounts: list[AccountItem] = []
-
-    @rx.event
-    async def load(self):
-        shell = await _shell(self)
-        rows = (
-            await asyncio.to_thread(_read, accounts.list_accounts, shell.user_id, shell.workspace_id)
-            if shell.workspace_id
-            else []
-        )
-        self.accounts = [AccountItem(**row.__dict__) for row in rows]
 
 
 class AdminState(rx.State):

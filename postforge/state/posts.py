@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 from pydantic import BaseModel
 
+from postforge import routes
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services import posts, timefmt, workspaces
+from postforge.services import posts, publishing, timefmt, workspaces
 from postforge.services.errors import ServiceError
+from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
 
 PAGE_SIZE = 25
@@ -26,15 +28,36 @@ STATUS_CHOICES = [
     "failed",
     "cancelled",
 ]
+PROBLEM_STATUSES = ("failed", "needs_review")
 SORT_CHOICES = {"scheduled_at": "Scheduled time", "updated_at": "Last change", "status": "Status"}
 
 
 class DestinationBadge(BaseModel):
+    id: int = 0
     platform_label: str
     handle: str
     status: str
     color: str
     last_error: str
+    # Failed or needing review: the row shows the platform's message under the badges.
+    problem: bool = False
+
+
+class DestinationDetail(BaseModel):
+    """One destination in the publishing details dialog."""
+
+    id: int
+    account: str  # "@brand on X"
+    status: str
+    status_label: str
+    color: str
+    last_error: str
+    attempts: int
+    next_attempt: str  # when the worker tries again, in the viewer's zone ("" when not planned)
+    published: str
+    url: str
+    failed: bool
+    needs_review: bool
 
 
 class PostRow(BaseModel):
@@ -49,6 +72,7 @@ class PostRow(BaseModel):
     can_edit: bool
     can_retry: bool
     can_cancel: bool
+    has_problem: bool = False
 
 
 class FilterAccount(BaseModel):
@@ -103,17 +127,42 @@ def _row(view: posts.PostView, zone: str) -> PostRow:
         updated=timefmt.format_local(view.updated_at, zone) if view.updated_at else "",
         destinations=[
             DestinationBadge(
+                id=d.id,
                 platform_label=rules.rules_for(d.platform).label,
                 handle=d.handle,
                 status=d.status.replace("_", " "),
                 color=STATUS_COLORS.get(d.status, "gray"),
                 last_error=d.last_error,
+                problem=d.status in PROBLEM_STATUSES,
             )
             for d in view.destinations
         ],
         can_edit=view.status in ("draft", "scheduled", "failed", "cancelled"),
         can_retry=view.status in ("failed", "partially_published"),
         can_cancel=view.status in ("scheduled", "failed"),
+        has_problem=any(d.status in PROBLEM_STATUSES for d in view.destinations),
+    )
+
+
+def destination_detail(d: posts.DestinationView, zone: str) -> DestinationDetail:
+    label = rules.rules_for(d.platform).label
+    return DestinationDetail(
+        id=d.id,
+        account=f"{d.handle or d.display_name or 'Account'} on {label}",
+        status=d.status,
+        status_label=d.status.replace("_", " "),
+        color=STATUS_COLORS.get(d.status, "gray"),
+        last_error=d.last_error,
+        attempts=d.attempts,
+        next_attempt=(
+            timefmt.format_local(d.next_attempt_at, zone)
+            if d.next_attempt_at and d.status in ("pending", "queued", "failed")
+            else ""
+        ),
+        published=timefmt.format_local(d.published_at, zone) if d.published_at else "",
+        url=d.platform_post_url or "",
+        failed=d.status == "failed",
+        needs_review=d.status == "needs_review",
     )
 
 
@@ -134,6 +183,13 @@ class PostsState(rx.State):
     account_options: list[FilterAccount] = []
     loaded: bool = False
     zone: str = "UTC"
+    # The publishing details dialog: one post's destinations, their messages and what to do next.
+    detail_id: int = 0
+    detail_content: str = ""
+    detail_status: str = ""
+    detail_color: str = "gray"
+    detail_can_retry: bool = False
+    detail_destinations: list[DestinationDetail] = []
 
     # --- Computed ----------------------------------------------------------------------------------
 
@@ -177,6 +233,10 @@ class PostsState(rx.State):
         return len(self.selected)
 
     @rx.var
+    def detail_open(self) -> bool:
+        return self.detail_id > 0
+
+    @rx.var
     def confirm_open(self) -> bool:
         return bool(self.confirm_ids)
 
@@ -212,7 +272,11 @@ class PostsState(rx.State):
             for a in accounts
         ]
         self.selected, self.confirm_ids = [], []
-        return await self._fetch(shell)
+        outcome = await self._fetch(shell)
+        asked = str(self.router.url.query_parameters.get("post", ""))
+        if outcome is None and asked.isdigit():  # a notification's link: open that post's details
+            return await self._load_details(int(asked), shell)
+        return outcome
 
     async def _fetch(self, shell: ShellState | None = None):
         shell = shell or await self._shell()
@@ -252,6 +316,77 @@ class PostsState(rx.State):
     async def reload(self):
         """Fetch the current page again (the editor's `on_saved`)."""
         return await self._fetch()
+
+    @rx.event
+    async def refresh_live(self):
+        """A post of the workspace changed (the live poller): show the page and open details again."""
+        outcome = await self._fetch()
+        if outcome is None and self.detail_id:
+            await self._load_details(self.detail_id, quiet=True)
+        return outcome
+
+    # --- Publishing details ------------------------------------------------------------------------
+
+    async def _load_details(self, post_id: int, shell: ShellState | None = None, *, quiet: bool = False):
+        shell = shell or await self._shell()
+        try:
+            view = await asyncio.to_thread(
+                _run, posts.get_post, actor_id=shell.user_id, workspace_id=shell.workspace_id, post_id=post_id
+            )
+        except ServiceError as error:
+            self.detail_id, self.detail_destinations = 0, []
+            return None if quiet else rx.toast.error(error.message)
+        preview = " ".join(view.content.split())
+        self.detail_id = view.id
+        self.detail_content = preview[:280] + ("…" if len(preview) > 280 else "")
+        self.detail_status = view.status.replace("_", " ")
+        self.detail_color = STATUS_COLORS.get(view.status, "gray")
+        self.detail_can_retry = view.status in ("failed", "partially_published") and any(
+            d.status == "failed" for d in view.destinations
+        )
+        self.detail_destinations = [destination_detail(d, self.zone) for d in view.destinations]
+        return None
+
+    @rx.event
+    async def open_details(self, post_id: int):
+        return await self._load_details(int(post_id))
+
+    @rx.event
+    def set_detail_open(self, value: bool):
+        if not value:
+            self.detail_id, self.detail_destinations = 0, []
+
+    @rx.event
+    async def retry_details(self):
+        """The dialog's Retry: the post's failed destinations go out again now."""
+        post_id = self.detail_id
+        if not post_id:
+            return None
+        outcome = await self._retry(post_id)
+        await self._load_details(post_id, quiet=True)
+        return outcome
+
+    @rx.event
+    async def resolve_review(self, destination_id: int, published: bool):
+        """A destination the platform never confirmed: the person checked and says what happened.
+
+        "It was published" records it as published; "Post it again" sends it once more (with the
+        same idempotency key, so a platform that deduplicates returns the first post if it landed).
+        """
+        post_id, ident, published = self.detail_id, int(destination_id), bool(published)
+        outcome = await self._act(
+            lambda session, actor_id, workspace_id: publishing.resolve_review(
+                session,
+                user_id=actor_id,
+                workspace_id=workspace_id,
+                destination_id=ident,
+                published=published,
+            ),
+            "Marked as published." if published else "It will be posted again now.",
+        )
+        if post_id:
+            await self._load_details(post_id, quiet=True)
+        return outcome
 
     # --- Filters, sort, paging ---------------------------------------------------------------------
 
@@ -363,6 +498,9 @@ class PostsState(rx.State):
 
     @rx.event
     async def retry(self, post_id: int):
+        return await self._retry(post_id)
+
+    async def _retry(self, post_id: int):
         return await self._act(
             lambda session, **who: posts.retry_failed(session, post_id=int(post_id), **who),
             "The failed accounts will be tried again now.",
@@ -432,3 +570,6 @@ class PostsState(rx.State):
             lambda result: f"{result.count} drafts created.",
             restore=ids,
         )
+
+
+refresh_on_change(routes.POSTS, PostsState.refresh_live)

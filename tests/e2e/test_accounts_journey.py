@@ -1,4 +1,4 @@
-"""A new person's story: register, see the welcome credits, sign out, sign in, invite a teammate."""
+"""People's stories: register, sign out, sign in and invite a teammate; connect an account on a phone."""
 
 import re
 import uuid
@@ -47,5 +47,39 @@ def test_register_sign_out_sign_in_and_invite(page) -> None:
     page.goto(routes.OUTBOX)
     expect(page.get_by_text(teammate).first).to_be_visible()
     expect(page.locator(".outbox-body").first).to_contain_text("/invite?token=")
+
+    assert page.console_watch.errors == []
+
+
+def test_connect_a_sandbox_account_then_disconnect_it_on_a_phone(page) -> None:
+    page.set_viewport_size({"width": 375, "height": 800})
+    email = f"lin-{uuid.uuid4().hex[:8]}@example.org"
+    page.goto(routes.REGISTER)
+    page.get_by_label("Name").fill("Lin Sandbox")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("correct horse battery staple 42")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
+
+    page.goto(routes.ACCOUNTS)
+    expect(page.get_by_text("No social accounts connected")).to_be_visible()
+    page.get_by_role("button", name="Connect account").click()
+    page.get_by_role("button", name="Connect a Sandbox account").click()
+    page.get_by_label("Display name").fill("Lin's feed")
+    page.get_by_label("Handle").fill("@not valid")
+    page.get_by_role("button", name="Connect sandbox account").click()
+    expect(page.locator("#handle-error")).to_be_visible()  # beside its field, nothing typed lost
+    expect(page.get_by_label("Display name")).to_have_value("Lin's feed")
+
+    page.get_by_label("Handle").fill("@linfeed")
+    page.get_by_role("button", name="Connect sandbox account").click()
+    card = page.locator(".account-card", has_text="@linfeed")
+    expect(card.locator(".account-status")).to_have_text("Connected")
+    expect(card.locator(".account-platform")).to_have_text("Sandbox")
+
+    card.get_by_role("button", name="Disconnect @linfeed").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Disconnect").click()
+    expect(card.locator(".account-status")).to_have_text("Disconnected")
+    expect(card.get_by_role("button", name="Reconnect @linfeed")).to_be_visible()
 
     assert page.console_watch.errors == []

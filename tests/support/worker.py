@@ -59,16 +59,24 @@ def unique_worker_name(prefix: str = "test") -> str:
 
 @contextmanager
 def running_worker(
-    env: dict[str, str], log_dir: Path, *, name: str | None = None, pool: str = "solo"
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    name: str | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
 ) -> Iterator[CeleryProcess]:
-    """A `celery worker` on the `default` queue, ready to take tasks when the block starts."""
+    """A `celery worker` on the `default` queue, ready to take tasks when the block starts.
+
+    `concurrency` is the number of threads or processes of a `threads` or `prefork` pool (the
+    benchmark uses more than one; the solo pool always runs one task at a time)."""
     name = name or unique_worker_name()
     args = [
         "worker",
         "-P",
         pool,
         "-c",
-        "1",
+        str(concurrency),
         "-Q",
         "default",
         "--without-gossip",

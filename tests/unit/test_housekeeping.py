@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from postforge.models import IdentityEvent, OAuthAttempt, RateLimitCounter, utcnow
+from postforge.models import IdentityEvent, OAuthAttempt, RateLimitCounter, TokenBucket, utcnow
 from postforge.services.housekeeping import sweep
 
 
@@ -40,3 +40,21 @@ def test_sweep_purges_expired_rows_and_lists_stale_unapplied_events(sqlite_engin
     with Session(sqlite_engine) as session:
         assert [a.state for a in session.exec(select(OAuthAttempt)).all()] == ["live"]
         assert [c.key for c in session.exec(select(RateLimitCounter)).all()] == ["open"]
+
+
+def test_sweep_drops_idle_publish_buckets_but_keeps_busy_and_blocked_ones(sqlite_engine) -> None:
+    now = utcnow()
+    old = now - timedelta(days=3)
+    with Session(sqlite_engine) as session:
+        session.add(TokenBucket(key="idle", tokens=5, updated_at=old))
+        session.add(TokenBucket(key="busy", tokens=0, updated_at=now))
+        session.add(
+            TokenBucket(key="blocked", tokens=0, updated_at=old, blocked_until=now + timedelta(hours=1))
+        )
+        session.commit()
+
+    result = sweep(sqlite_engine)
+
+    assert result.expired_counters == 1
+    with Session(sqlite_engine) as session:
+        assert sorted(b.key for b in session.exec(select(TokenBucket)).all()) == ["blocked", "busy"]

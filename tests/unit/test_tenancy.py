@@ -20,11 +20,23 @@ import pytest
 from sqlmodel import Session, SQLModel, select
 
 import postforge.services
-from postforge.models import PaymentStatus, PostingSlot, Role, User, UserSession, Workspace, utcnow
+from postforge.models import (
+    DestinationStatus,
+    Notification,
+    NotificationKind,
+    PaymentStatus,
+    PostingSlot,
+    Role,
+    User,
+    UserSession,
+    Workspace,
+    utcnow,
+)
 from postforge.services import accounts_auth, brands, workspaces
 from postforge.services.errors import PermissionDenied
 from tests.support.factories import (
     make_credit_transaction,
+    make_destination,
     make_membership,
     make_payment,
     make_post,
@@ -39,12 +51,12 @@ IDENTITY_PARAMETERS = {"user_id", "actor_id", "user", "token"}
 
 # Read services without a user: the caller (Reflex state, API) must `authorize` this action first.
 AUTHORIZED_BY_CALLER = {
-    "accounts.list_accounts": "read",
     "billing.workspace_tier": "read",
     "credits.ledger_page": "read",
     "dashboard.dashboard_figures": "read",
     "posts.search_posts": "read",
     "calendar.month_events": "read",
+    "notifications.latest_id": "read",
 }
 
 
@@ -108,6 +120,7 @@ class World:
     account_id: int  # a connected account of the target workspace
     brand_id: int  # a brand inside the target workspace
     slot_id: int = 0  # a posting slot of the target workspace
+    destination_id: int = 0  # the post's destination, waiting for a person's review
 
 
 @pytest.fixture
@@ -140,6 +153,10 @@ def world(engine) -> World:
         )
         invite_id = workspaces.list_invites(session, actor_id=member.id, workspace_id=target.id)[0].id
         brand = brands.create_brand(session, actor_id=member.id, workspace_id=target.id, name="Target brand")
+        session.add(
+            Notification(workspace_id=target.id, kind=NotificationKind.FAILED, title="Target's notice")
+        )
+        destination = make_destination(session, post, account, status=DestinationStatus.NEEDS_REVIEW)
         session.commit()
         return World(
             target.id,
@@ -154,6 +171,7 @@ def world(engine) -> World:
             account.id,
             brand.id,
             slot.id,
+            destination.id,
         )
 
 
@@ -199,6 +217,14 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "local_time": "10:00",
         "slot_id": world.slot_id,
         "slots": [(2, "11:00")],
+        "destination_id": world.destination_id,
+        "published": True,
+        "redirect_uri": "https://postforge.example/api/accounts/connect/sandbox/callback",
+        "reconnect_account_id": world.account_id,
+        "handle": "@hijacked",
+        "identifier": "hijacked.bsky.social",
+        "app_password": "abcd-efgh-ijkl-mnop",
+        "attempt_id": 1,
     }
 
 

@@ -28,7 +28,7 @@ APP_URL = "https://postforge.example"
 # The role rules as the issue states them — written out here, not read from the service.
 ALLOWED = {
     Role.VIEWER: {"read"},
-    Role.EDITOR: {"read", "write_posts"},
+    Role.EDITOR: {"read", "write_posts", "manage_accounts"},
     Role.ADMIN: {"read", "write_posts", "manage_members", "manage_billing", "manage_accounts"},
 }
 ACTIONS = sorted(ALLOWED[Role.ADMIN])

@@ -1,0 +1,508 @@
+"""What the three Meta adapters (Threads, Instagram, Facebook Pages) share: one Graph API dialect.
+
+Not an adapter. It holds the pieces that would otherwise be copied three times:
+
+* the Graph error envelope `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`
+  and what each code means as an `Outcome` (`outcome_of_graph_error`);
+* Meta's usage headers (`X-App-Usage`, `X-Business-Use-Case-Usage`), which say how many minutes
+  until a throttled app or Page may call again (`regain_access_at`);
+* calling an endpoint with the token as the `access_token` parameter (`graph_request`);
+* trading a token at a token endpoint (`exchange_token`) and reading Pages (`list_pages`);
+* the two-step container publish of Threads and Instagram (`publish_container`): the container id
+  is saved with `checkpoint` before anything can be published, and a container can be published
+  only once, so a retry after a crash publishes the saved container or finds the post it made.
+
+Graph answers most errors with HTTP 400 whatever their cause, so the code decides, not the status.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from postforge.platforms.base import (
+    AuthExpired,
+    ConnectFailed,
+    OAuthClientConfig,
+    Outcome,
+    Published,
+    PublishRequest,
+    RateLimited,
+    RefreshRevoked,
+    RefreshUnavailable,
+    Rejected,
+    TokenSet,
+    Transient,
+    Unknown,
+    classify_http_error,
+    error_message,
+    send,
+)
+
+# Throttling: app (4), user (17), Page/custom (32), action (613), business use case (80000 to 80014).
+THROTTLE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80000, 80015))
+# The token is invalid, expired or revoked (190), or the session is (102).
+TOKEN_CODES = frozenset({102, 190})
+# "An unknown error occurred" (1) and "Service temporarily unavailable" (2).
+UNKNOWN_ERROR_CODE = 1
+TEMPORARY_CODES = frozenset({1, 2})
+# "The media is not ready for publishing" (9007): the container is still being processed.
+MEDIA_NOT_READY_CODE = 9007
+# Threads: "Media Not Found" for a container created moments ago (a known race; retry later).
+CONTAINER_NOT_FOUND_YET = (24, 4279009)
+# Without a usage header that says when, a throttled account waits this long.
+DEFAULT_THROTTLE_WAIT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class GraphError:
+    message: str
+    code: int | None = None
+    subcode: int | None = None
+    type: str = ""
+    user_message: str = ""
+    fbtrace_id: str = ""
+
+    def describe(self) -> str:
+        """The platform's words, with the user-facing part when Meta sends one."""
+        if self.user_message and self.user_message not in self.message:
+            return f"{self.message} — {self.user_message}"
+        return self.message
+
+
+def graph_error(response: httpx.Response) -> GraphError | None:
+    """The Graph error envelope of an answer, or None when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    return GraphError(
+        message=str(error.get("message") or "").strip(),
+        code=_int_or_none(error.get("code")),
+        subcode=_int_or_none(error.get("error_subcode")),
+        type=str(error.get("type") or ""),
+        user_message=str(error.get("error_user_msg") or "").strip(),
+        fbtrace_id=str(error.get("fbtrace_id") or ""),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def outcome_of_graph_error(
+    response: httpx.Response, *, now: datetime | None = None, not_idempotent: bool = False
+) -> Outcome:
+    """What an unsuccessful Graph answer means for a publish. With `not_idempotent` (a call that
+    creates a post and has no idempotency key), Graph's "unknown error" (code 1) is `Unknown`: it
+    does not say the post was not made."""
+    error = graph_error(response)
+    if error is None:
+        return classify_http_error(response, error_message(response), now=now)
+    message = error.describe() or f"Meta answered {response.status_code}."
+    status = response.status_code
+    if error.code in TOKEN_CODES:
+        return AuthExpired(message, http_status=status)
+    if error.code in THROTTLE_CODES or status == 429:
+        return RateLimited(regain_access_at(response.headers, now=now), error=message, http_status=status)
+    if error.code is not None and 200 <= error.code <= 299:
+        # A permission the account did not grant (or took back): reconnecting grants it again.
+        return AuthExpired(message, http_status=status)
+    if error.code == UNKNOWN_ERROR_CODE and not_idempotent:
+        return Unknown(message, http_status=status)
+    if error.code in TEMPORARY_CODES or status >= 500:
+        return Transient(message, http_status=status)
+    if error.code == MEDIA_NOT_READY_CODE or (error.code, error.subcode) == CONTAINER_NOT_FOUND_YET:
+        return Transient(message, http_status=status)
+    return Rejected(message, http_status=status)
+
+
+def regain_access_at(headers: Mapping[str, str], *, now: datetime | None = None) -> datetime:
+    """When a throttled app or Page may call again: the largest `estimated_time_to_regain_access`
+    (minutes) in Meta's usage headers, else `DEFAULT_THROTTLE_WAIT` from now."""
+    now = now or datetime.now(UTC)
+    minutes = [
+        value
+        for name in ("x-business-use-case-usage", "x-app-usage", "x-page-usage")
+        for value in _regain_minutes(headers.get(name, ""))
+    ]
+    longest = max(minutes, default=0)
+    return now + (timedelta(minutes=longest) if longest > 0 else DEFAULT_THROTTLE_WAIT)
+
+
+def _regain_minutes(header: str) -> Iterator[float]:
+    if not header:
+        return
+    try:
+        parsed = json.loads(header)
+    except ValueError:
+        return
+    yield from _values_named(parsed, "estimated_time_to_regain_access")
+
+
+def _values_named(node: Any, name: str) -> Iterator[float]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == name and isinstance(value, int | float):
+                yield float(value)
+            else:
+                yield from _values_named(value, name)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _values_named(item, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling the Graph API
+
+
+def graph_request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    token: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    not_idempotent: bool = False,
+) -> dict[str, Any] | Outcome:
+    """One Graph call with the token as its `access_token` parameter (in the form body for a
+    POST, so it never lands in a URL); the answer's JSON object, or the outcome of its failure
+    (`not_idempotent`: see `outcome_of_graph_error`)."""
+    values = {**(params or {}), "access_token": token}
+    if method.upper() == "GET":
+        answer = send(client, method, url, params=values)
+    else:
+        answer = send(client, method, url, data=values)
+    if not isinstance(answer, httpx.Response):
+        return answer
+    if answer.status_code >= 400:
+        return outcome_of_graph_error(answer, not_idempotent=not_idempotent)
+    try:
+        body = answer.json()
+    except ValueError:
+        return Unknown(f"Meta answered {answer.status_code} without JSON.", http_status=answer.status_code)
+    if not isinstance(body, dict):
+        return Unknown(
+            "Meta answered with something that is not a JSON object.", http_status=answer.status_code
+        )
+    return body
+
+
+def expires_at_from(body: Mapping[str, Any], *, now: datetime | None = None) -> datetime | None:
+    """`expires_in` seconds as a moment; None when the token does not expire (or none is given)."""
+    try:
+        seconds = int(body.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        return None
+    return (now or datetime.now(UTC)) + timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def exchange_token(
+    client: httpx.Client, url: str, params: Mapping[str, str], *, label: str, scopes: str = ""
+) -> TokenSet:
+    """GET a token endpoint (long-lived exchange); ConnectFailed with Meta's message on failure."""
+    body = _token_call(client, url, params)
+    if isinstance(body, str):
+        raise ConnectFailed(f"{label} did not give a long-lived token: {body}")
+    return TokenSet(access_token=body["access_token"], expires_at=expires_at_from(body), scopes=scopes)
+
+
+def refresh_token(client: httpx.Client, url: str, params: Mapping[str, str], *, label: str) -> TokenSet:
+    """GET a refresh endpoint. RefreshUnavailable when Meta is down, throttling or unreachable;
+    RefreshRevoked when it refuses the token (only a reconnect helps then)."""
+    answer = send(client, "GET", url, params=params)
+    if not isinstance(answer, httpx.Response):
+        raise RefreshUnavailable(f"{label} could not be reached to renew the token: {answer.error}")
+    if answer.status_code < 400:
+        body = _json_object(answer)
+        if body and body.get("access_token"):
+            return TokenSet(access_token=str(body["access_token"]), expires_at=expires_at_from(body))
+        raise RefreshUnavailable(f"{label} answered the token renewal without a token.")
+    outcome = outcome_of_graph_error(answer)
+    if isinstance(outcome, Transient | RateLimited | Unknown):
+        raise RefreshUnavailable(f"{label} could not renew the token now: {_outcome_text(outcome)}")
+    raise RefreshRevoked(
+        f"{label} refused to renew the token ({_outcome_text(outcome)}); reconnect the account.",
+        http_status=answer.status_code,
+    )
+
+
+def _outcome_text(outcome: Outcome) -> str:
+    return getattr(outcome, "error", None) or getattr(outcome, "reason", "") or type(outcome).__name__
+
+
+def _token_call(client: httpx.Client, url: str, params: Mapping[str, str]) -> dict[str, Any] | str:
+    answer = send(client, "GET", url, params=params)
+    if not isinstance(answer, httpx.Response):
+        return answer.error
+    body = _json_object(answer)
+    if answer.status_code >= 400 or not body or not body.get("access_token"):
+        error = graph_error(answer)
+        return (error.describe() if error else error_message(answer)) or f"HTTP {answer.status_code}"
+    return body
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def fetch_for_connect(
+    client: httpx.Client, url: str, token: str, params: Mapping[str, Any], *, label: str
+) -> dict:
+    """A GET made while connecting: its JSON, or ConnectFailed naming what Meta said."""
+    body = graph_request(client, "GET", url, token, params)
+    if isinstance(body, dict):
+        return body
+    raise ConnectFailed(f"{label} refused to tell us about the account: {_outcome_text(body)}")
+
+
+def list_pages(client: httpx.Client, graph: str, user_token: str, fields: str, *, label: str) -> list[dict]:
+    """Every Page the user granted (`/me/accounts`), following `paging.next` for large lists."""
+    pages: list[dict] = []
+    body = fetch_for_connect(
+        client, f"{graph}/me/accounts", user_token, {"fields": fields, "limit": 100}, label=label
+    )
+    for _ in range(20):  # 2,000 Pages is more than anyone manages by hand
+        pages.extend(item for item in body.get("data", []) if isinstance(item, dict))
+        next_url = (body.get("paging") or {}).get("next")
+        if not next_url:
+            break
+        answer = send(client, "GET", next_url)
+        if not isinstance(answer, httpx.Response) or answer.status_code >= 400:
+            raise ConnectFailed(f"{label} stopped listing your Pages part way; try connecting again.")
+        body = _json_object(answer) or {}
+    return pages
+
+
+# ---------------------------------------------------------------------------------------------
+# Two-step publishing through a container (Threads, Instagram)
+
+
+@dataclass(frozen=True)
+class ContainerApi:
+    """Where one platform keeps its containers and how it names their parts."""
+
+    graph: str  # versioned base, e.g. https://graph.threads.net/v1.0
+    user_id: str
+    token: str
+    create_edge: str  # "threads" | "media"
+    publish_edge: str  # "threads_publish" | "media_publish"
+    status_field: str  # "status" | "status_code"
+    text_field: str  # what the platform calls the post's text: "text" | "caption"
+    profile_url: str  # where a post whose own link is unknown can be found
+    polls: int = 5  # how many status reads a container being processed gets …
+    poll_interval: float = 2.0  # … and the pause between them (a bounded wait, never open-ended)
+
+
+def publish_container(
+    client: httpx.Client,
+    api: ContainerApi,
+    request: PublishRequest,
+    create_params: Mapping[str, Any],
+    *,
+    needs_processing: bool,
+) -> Outcome:
+    """Create (or reuse) the container, wait for it where media must be fetched, publish it."""
+    container_id = str(request.state.get("container_id") or "")
+    status = ""
+    if container_id:
+        read = _container_status(client, api, container_id)
+        if not isinstance(read, str):
+            return _saved_container_unreadable(read)
+        status = read
+        if status == "PUBLISHED":
+            return find_published(client, api, request.text, container_id)
+        if status == "ERROR":
+            return Rejected(f"Meta could not prepare the post: {_container_error(client, api, container_id)}")
+        if status == "EXPIRED":  # never published, and now unusable: start over with a new one
+            container_id, status = "", ""
+    if not container_id:
+        created = graph_request(
+            client, "POST", f"{api.graph}/{api.user_id}/{api.create_edge}", api.token, create_params
+        )
+        if not isinstance(created, dict):
+            return created  # nothing to publish exists yet, so any failure is safe to retry
+        container_id = str(created.get("id") or "")
+        if not container_id:
+            return Transient("Meta did not return the id of the post it was preparing.")
+        request.checkpoint({**request.state, "container_id": container_id})
+    if needs_processing or status not in ("", "FINISHED"):
+        ready = _wait_until_finished(client, api, container_id)
+        if ready is not None:
+            return ready
+    return _publish(client, api, request, container_id)
+
+
+def _publish(client: httpx.Client, api: ContainerApi, request: PublishRequest, container_id: str) -> Outcome:
+    published = graph_request(
+        client,
+        "POST",
+        f"{api.graph}/{api.user_id}/{api.publish_edge}",
+        api.token,
+        {"creation_id": container_id},
+    )
+    if isinstance(published, dict) and published.get("id"):
+        media_id = str(published["id"])
+        return Published(media_id, url=_permalink(client, api, media_id) or api.profile_url)
+    if isinstance(published, Rejected):
+        # A container publishes once: a concurrent or earlier attempt may have done it already.
+        if _container_status(client, api, container_id) == "PUBLISHED":
+            return find_published(client, api, request.text, container_id)
+        return published
+    if isinstance(published, dict):
+        return Unknown("Meta answered the publish without the post's id.")
+    return published
+
+
+def _container_status(client: httpx.Client, api: ContainerApi, container_id: str) -> str | Outcome:
+    body = graph_request(
+        client, "GET", f"{api.graph}/{container_id}", api.token, {"fields": api.status_field}
+    )
+    if not isinstance(body, dict):
+        return body
+    return str(body.get(api.status_field) or "").upper()
+
+
+def _container_error(client: httpx.Client, api: ContainerApi, container_id: str) -> str:
+    """Threads explains a failed container in `error_message`; Instagram only has the status."""
+    if api.status_field != "status":
+        return "the media could not be processed (check that its URL is public and its format allowed)."
+    body = graph_request(
+        client, "GET", f"{api.graph}/{container_id}", api.token, {"fields": "status,error_message"}
+    )
+    detail = body.get("error_message") if isinstance(body, dict) else ""
+    return str(detail or "the media could not be processed.")
+
+
+def _saved_container_unreadable(outcome: Outcome) -> Outcome:
+    """A saved container may already be published: never start over on a read error. Meta
+    sometimes refuses reads of fresh objects for a while (code 100 subcode 33), so a refusal
+    here means "later", not "never"."""
+    if isinstance(outcome, Rejected):
+        return Transient(f"Meta would not say whether the prepared post went out yet: {outcome.reason}")
+    return outcome
+
+
+def _wait_until_finished(client: httpx.Client, api: ContainerApi, container_id: str) -> Outcome | None:
+    """None once the container is ready (or its status can't be read: the publish call will say);
+    an outcome when it failed, expired, or is still processing after the bounded wait."""
+    for poll in range(max(api.polls, 1)):
+        status = _container_status(client, api, container_id)
+        if isinstance(status, AuthExpired | RateLimited):
+            return status
+        if not isinstance(status, str) or status in ("FINISHED", "PUBLISHED", ""):
+            return None
+        if status == "ERROR":
+            return Rejected(f"Meta could not prepare the post: {_container_error(client, api, container_id)}")
+        if status == "EXPIRED":
+            return Transient("The prepared post expired before it could be published.")
+        if poll + 1 < api.polls:
+            time.sleep(api.poll_interval)
+    return Transient("Meta is still processing the media; the saved container is published on the next try.")
+
+
+def _permalink(client: httpx.Client, api: ContainerApi, media_id: str) -> str:
+    """The post's own link. Optional: a failure here never turns a published post into an error."""
+    body = graph_request(client, "GET", f"{api.graph}/{media_id}", api.token, {"fields": "permalink"})
+    return str(body.get("permalink") or "") if isinstance(body, dict) else ""
+
+
+def find_published(client: httpx.Client, api: ContainerApi, text: str, container_id: str) -> Published:
+    """The post an earlier attempt published from the saved container (its answer was lost).
+
+    Containers don't name the post they became, so look for the newest recent post with the same
+    text; failing that, the post is still reported published (it is: the container says so),
+    under the container's id, linking to the profile.
+    """
+    recent = graph_request(
+        client,
+        "GET",
+        f"{api.graph}/{api.user_id}/{api.create_edge}",
+        api.token,
+        {"fields": f"id,{api.text_field},permalink", "limit": 10},
+    )
+    if isinstance(recent, dict):
+        for item in recent.get("data", []):
+            if isinstance(item, dict) and item.get("id") and (item.get(api.text_field) or "") == text:
+                return Published(str(item["id"]), url=str(item.get("permalink") or api.profile_url))
+    return Published(container_id, url=api.profile_url)
+
+
+# ---------------------------------------------------------------------------------------------
+# Facebook Login (Facebook Pages and Instagram professional accounts connect through it)
+
+
+def facebook_graph(settings: Any) -> str:
+    """The versioned Graph API base, e.g. https://graph.facebook.com/v24.0."""
+    return f"{settings.facebook_graph_base.rstrip('/')}/{settings.facebook_graph_version}"
+
+
+def facebook_app_credentials(settings: Any, label: str) -> tuple[str, str]:
+    app_id, secret = settings.facebook_app_id, settings.facebook_app_secret
+    if not (app_id and secret):
+        raise ConnectFailed(
+            f"{label} is not configured on this server: set FACEBOOK_APP_ID and FACEBOOK_APP_SECRET "
+            "(the Meta app's id and secret from the app dashboard)."
+        )
+    return app_id, secret
+
+
+def facebook_oauth_client(settings: Any, label: str, scopes: tuple[str, ...]) -> OAuthClientConfig:
+    app_id, secret = facebook_app_credentials(settings, label)
+    version = settings.facebook_graph_version
+    return OAuthClientConfig(
+        authorize_url=f"{settings.facebook_auth_base.rstrip('/')}/{version}/dialog/oauth",
+        token_url=f"{facebook_graph(settings)}/oauth/access_token",
+        client_id=app_id,
+        client_secret=secret,
+        scopes=scopes,
+        pkce=False,
+        token_endpoint_auth_method="client_secret_post",  # noqa: S106 — a method name
+        scope_separator=",",
+    )
+
+
+def facebook_long_lived_user_token(
+    client: httpx.Client, settings: Any, token: Mapping[str, Any], label: str
+) -> str:
+    """Trade the login's short-lived user token for a 60-day one: Page tokens read with a
+    long-lived user token never expire, those read with a short-lived one die within hours."""
+    app_id, secret = facebook_app_credentials(settings, label)
+    short_lived = str(token.get("access_token") or "")
+    if not short_lived:
+        raise ConnectFailed(f"{label}: Facebook did not return an access token; try connecting again.")
+    long_lived = exchange_token(
+        client,
+        f"{facebook_graph(settings)}/oauth/access_token",
+        {
+            "grant_type": "fb_exchange_token",
+            "client_id": app_id,
+            "client_secret": secret,
+            "fb_exchange_token": short_lived,
+        },
+        label=label,
+    )
+    return long_lived.access_token
+
+
+def granted_scopes(token: Mapping[str, Any], default: tuple[str, ...]) -> str:
+    scope = token.get("scope")
+    if isinstance(scope, list | tuple):
+        return ",".join(str(item) for item in scope)
+    return str(scope or ",".join(default))

@@ -1,0 +1,360 @@
+"""A local fake of X's OAuth 2 (PKCE) endpoints and the v2 API's `users/me` and `tweets`.
+
+    fake = FakeX()                      # confidential client; FakeX(client_secret="") is public
+    with serve(fake.app) as base_url:
+        ...  # x_api_base = x_auth_base = base_url
+
+What it speaks, as X does:
+
+* `GET /i/oauth2/authorize` auto-approves the user and redirects with `code` + `state`; it
+  insists on `response_type=code`, the client id, a redirect URI, a state and an S256
+  `code_challenge`;
+* `POST /2/oauth2/token` authenticates a confidential client by HTTP Basic (a public one by the
+  `client_id` in the form), takes each code once, checks the redirect URI and that
+  BASE64URL(SHA-256(code_verifier)) is the challenge. Access tokens live 2 hours; a refresh
+  token comes with `offline.access` and **rotates**: a refresh answers a new one and retires the
+  old. An unknown, used or revoked refresh token → 400 `invalid_request` "Value passed for the
+  token was invalid." (X's answer);
+* `GET /2/users/me` → `{"data": {"id", "name", "username", "profile_image_url"?}}`;
+* `POST /2/tweets` `{"text"}` → 201 `{"data": {"id", "text", "edit_history_tweet_ids"}}`; identical
+  text from the same user → 403 "You are not allowed to create a Tweet with duplicate content.";
+  401 problem+json for a bad or expired token; 400 with `errors` for a missing text. Every
+  answer carries the `x-rate-limit-*` (15-minute window, `window_limit`) and
+  `x-user-limit-24hour-*` (`daily_limit`) headers, resets in epoch seconds; over either → 429.
+
+Faults (`fake.faults`, route names "tweets", "token", "users_me"): `fail_next` (429/5xx with the
+headers you give), `drop_next` (the post is stored, then the connection is cut), `delay_next`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from tests.fakes.faults import Faults, dropped_response
+
+ACCESS_TTL_SECONDS = 7200
+WINDOW_SECONDS = 900
+DAY_SECONDS = 86400
+_tweet_ids = itertools.count(1_790_000_000_000_000_001)
+
+
+@dataclass
+class XUser:
+    id: str = "2244994945"
+    username: str = "ada_builds"
+    name: str = "Ada Lovelace"
+    profile_image_url: str = "https://pbs.twimg.example/ada_normal.jpg"
+
+
+@dataclass
+class XPost:
+    id: str
+    user_id: str
+    text: str
+    headers: dict[str, str]
+    received_at: float  # time.time() when the request arrived
+
+
+@dataclass
+class _Token:
+    user_id: str
+    scope: str
+    expires_at: float
+
+
+@dataclass
+class _Grant:
+    redirect_uri: str
+    scope: str
+    code_challenge: str
+
+
+@dataclass
+class FakeX:
+    client_id: str = "x-client"
+    client_secret: str = "x-secret"
+    user: XUser = field(default_factory=XUser)
+    window_limit: int = 100  # POST /2/tweets per user per 15 minutes
+    daily_limit: int = 2400  # per user per 24 hours
+    faults: Faults = field(default_factory=Faults)
+    posts: list[XPost] = field(default_factory=list)
+    authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._grants: dict[str, _Grant] = {}
+        self.access_tokens: dict[str, _Token] = {}
+        self.refresh_tokens: dict[str, _Token] = {}  # only the live ones
+        self.retired_refresh_tokens: set[str] = set()
+        self._window_start = time.time()
+        self._window_used = 0
+        self._day_start = time.time()
+        self._day_used = 0
+        self.app = Starlette(
+            routes=[
+                Route("/i/oauth2/authorize", self._authorize),
+                Route("/2/oauth2/token", self._token, methods=["POST"]),
+                Route("/2/users/me", self._users_me),
+                Route("/2/tweets", self._create_tweet, methods=["POST"]),
+            ]
+        )
+
+    # -- test helpers ------------------------------------------------------------------------
+
+    def issue_tokens(
+        self,
+        *,
+        scope: str = "tweet.read tweet.write users.read offline.access",
+        ttl: float = ACCESS_TTL_SECONDS,
+    ) -> tuple[str, str | None]:
+        """(access token, refresh token or None without offline.access), as if the user connected."""
+        token = _Token(self.user.id, scope, time.time() + ttl)
+        access = f"x-at-{secrets.token_urlsafe(12)}"
+        refresh = f"x-rt-{secrets.token_urlsafe(12)}" if "offline.access" in scope.split() else None
+        with self._lock:
+            self.access_tokens[access] = token
+            if refresh:
+                self.refresh_tokens[refresh] = token
+        return access, refresh
+
+    def expire(self, access_token: str) -> None:
+        with self._lock:
+            self.access_tokens[access_token].expires_at = time.time() - 1
+
+    def revoke(self, token: str) -> None:
+        """The user revoked the app (or X did): the token stops working."""
+        with self._lock:
+            self.access_tokens.pop(token, None)
+            self.refresh_tokens.pop(token, None)
+
+    # -- OAuth -------------------------------------------------------------------------------
+
+    async def _authorize(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        self.authorize_requests.append(query)
+        problem = self._authorize_problem(query)
+        if problem:
+            return JSONResponse({"error": "invalid_request", "error_description": problem}, status_code=400)
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._grants[code] = _Grant(
+                query["redirect_uri"], query.get("scope", ""), query["code_challenge"]
+            )
+        separator = "&" if "?" in query["redirect_uri"] else "?"
+        params = urlencode({"state": query["state"], "code": code})
+        return RedirectResponse(f"{query['redirect_uri']}{separator}{params}", status_code=302)
+
+    def _authorize_problem(self, query: dict[str, str]) -> str:
+        if query.get("response_type") != "code":
+            return "response_type must be code"
+        if query.get("client_id") != self.client_id:
+            return "unknown client_id"
+        if not query.get("redirect_uri") or not query.get("state"):
+            return "redirect_uri and state are required"
+        if not query.get("code_challenge") or query.get("code_challenge_method") != "S256":
+            return "an S256 code_challenge is required"
+        return ""
+
+    async def _token(self, request: Request) -> Response:
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        self.token_requests.append(form | {"authorization": request.headers.get("authorization", "")})
+        fault = await self._fault("token")
+        if fault is not None:
+            return fault
+        problem = self._client_problem(request, form)
+        if problem:
+            return _oauth_error("unauthorized_client", problem, status=401)
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self._exchange_code(form)
+        if grant_type == "refresh_token":
+            return self._refresh(form)
+        return _oauth_error("invalid_request", "Value passed for the grant type was invalid.")
+
+    def _client_problem(self, request: Request, form: dict[str, str]) -> str:
+        if not self.client_secret:  # public client: names itself, proves nothing
+            return "" if form.get("client_id") == self.client_id else "Missing valid client_id"
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            return "Missing valid authorization header"
+        try:
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return "Missing valid authorization header"
+        if (client_id, secret) != (self.client_id, self.client_secret):
+            return "Missing valid authorization header"
+        return ""
+
+    def _exchange_code(self, form: dict[str, str]) -> Response:
+        with self._lock:
+            grant = self._grants.pop(form.get("code", ""), None)
+        if grant is None or grant.redirect_uri != form.get("redirect_uri"):
+            return _oauth_error("invalid_request", "Value passed for the authorization code was invalid.")
+        verifier = form.get("code_verifier", "")
+        if not verifier or _s256(verifier) != grant.code_challenge:
+            return _oauth_error(
+                "invalid_request", "Value passed for the code verifier did not match the challenge."
+            )
+        access, refresh = self.issue_tokens(scope=grant.scope)
+        return JSONResponse(_token_answer(access, refresh, grant.scope))
+
+    def _refresh(self, form: dict[str, str]) -> Response:
+        old = form.get("refresh_token", "")
+        with self._lock:
+            token = self.refresh_tokens.pop(old, None)
+            if token is not None:
+                self.retired_refresh_tokens.add(old)
+        if token is None:
+            return _oauth_error("invalid_request", "Value passed for the token was invalid.")
+        access, refresh = self.issue_tokens(scope=token.scope)
+        return JSONResponse(_token_answer(access, refresh, token.scope))
+
+    # -- API ---------------------------------------------------------------------------------
+
+    async def _users_me(self, request: Request) -> Response:
+        fault = await self._fault("users_me")
+        if fault is not None:
+            return fault
+        _token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        user: dict[str, Any] = {"id": self.user.id, "name": self.user.name, "username": self.user.username}
+        if "profile_image_url" in request.query_params.get("user.fields", "").split(","):
+            user["profile_image_url"] = self.user.profile_image_url
+        return JSONResponse({"data": user})
+
+    async def _create_tweet(self, request: Request) -> Response:
+        received_at = time.time()
+        fault = self.faults.take("tweets")
+        if fault is not None and fault.kind == "status":
+            return fault.response()
+        if fault is not None and fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        if "tweet.write" not in token.scope.split():
+            return _problem(403, "Forbidden", "You are not permitted to perform this action.")
+        headers, over = self._count_request()
+        if over:
+            return _problem(429, "Too Many Requests", "Too Many Requests", headers=headers)
+        body = await request.json()
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text:
+            return _invalid_request("text", "$.text: is missing but it is required", headers)
+        with self._lock:
+            duplicate = any(post.user_id == token.user_id and post.text == text for post in self.posts)
+            if not duplicate:
+                post = XPost(str(next(_tweet_ids)), token.user_id, text, dict(request.headers), received_at)
+                self.posts.append(post)
+        if duplicate:
+            return _problem(
+                403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.", headers
+            )
+        if fault is not None and fault.kind == "drop":
+            return dropped_response(201)
+        return JSONResponse(
+            {"data": {"id": post.id, "text": text, "edit_history_tweet_ids": [post.id]}},
+            status_code=201,
+            headers=headers,
+        )
+
+    def _authenticate(self, request: Request) -> tuple[_Token, Response | None]:
+        header = request.headers.get("authorization", "")
+        access = header[7:].strip() if header.startswith("Bearer ") else ""
+        with self._lock:
+            token = self.access_tokens.get(access)
+        if token is None or token.expires_at < time.time():
+            return _Token("", "", 0), _problem(401, "Unauthorized", "Unauthorized")
+        return token, None
+
+    def _count_request(self) -> tuple[dict[str, str], bool]:
+        """This request against the user's windows: the rate-limit headers, and whether it is over."""
+        now = time.time()
+        with self._lock:
+            if now >= self._window_start + WINDOW_SECONDS:
+                self._window_start, self._window_used = now, 0
+            if now >= self._day_start + DAY_SECONDS:
+                self._day_start, self._day_used = now, 0
+            over = self._window_used >= self.window_limit or self._day_used >= self.daily_limit
+            if not over:
+                self._window_used += 1
+                self._day_used += 1
+            headers = {
+                "x-rate-limit-limit": str(self.window_limit),
+                "x-rate-limit-remaining": str(max(self.window_limit - self._window_used, 0)),
+                "x-rate-limit-reset": str(int(self._window_start + WINDOW_SECONDS)),
+                "x-user-limit-24hour-limit": str(self.daily_limit),
+                "x-user-limit-24hour-remaining": str(max(self.daily_limit - self._day_used, 0)),
+                "x-user-limit-24hour-reset": str(int(self._day_start + DAY_SECONDS)),
+            }
+        return headers, over
+
+    async def _fault(self, route: str) -> Response | None:
+        fault = self.faults.take(route)
+        if fault is None:
+            return None
+        if fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+            return None
+        if fault.kind == "drop":
+            return dropped_response(200)
+        return fault.response()
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def _token_answer(access: str, refresh: str | None, scope: str) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "token_type": "bearer",
+        "expires_in": ACCESS_TTL_SECONDS,
+        "access_token": access,
+        "scope": scope,
+    }
+    if refresh:
+        answer["refresh_token"] = refresh
+    return answer
+
+
+def _oauth_error(error: str, description: str, *, status: int = 400) -> Response:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+
+def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        {"title": title, "type": "about:blank", "status": status, "detail": detail},
+        status_code=status,
+        headers=headers,
+        media_type="application/problem+json",
+    )
+
+
+def _invalid_request(parameter: str, message: str, headers: dict[str, str]) -> Response:
+    return JSONResponse(
+        {
+            "errors": [{"parameters": {parameter: []}, "message": message}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        },
+        status_code=400,
+        headers=headers,
+        media_type="application/problem+json",
+    )

@@ -1,0 +1,263 @@
+"""The Instagram adapter over real HTTP against the fake Graph API: media containers, retries that
+never post twice, no text-only posts, connect through Facebook Login to linked accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from postforge.platforms.base import (
+    AccountCredentials,
+    AuthExpired,
+    ConnectFailed,
+    MediaItem,
+    Published,
+    PublishRequest,
+    RateLimited,
+    Rejected,
+    Transient,
+    Unknown,
+)
+from postforge.platforms.instagram import InstagramAdapter
+from postforge.settings import Settings
+from tests.fakes.meta_graph_api import FacebookPage, FakeMetaGraph, InstagramAccount
+from tests.fakes.server import serve
+from tests.support.checkpoints import Checkpoints
+
+IMAGE = MediaItem(url="https://media.postforge.example/croissant.jpg", mime_type="image/jpeg")
+VIDEO = MediaItem(url="https://media.postforge.example/oven.mp4", mime_type="video/mp4")
+
+
+@pytest.fixture
+def meta() -> FakeMetaGraph:
+    return FakeMetaGraph()
+
+
+@pytest.fixture
+def base_url(meta: FakeMetaGraph) -> Iterator[str]:
+    with serve(meta.app) as url:
+        yield url
+
+
+@pytest.fixture
+def adapter(meta: FakeMetaGraph, base_url: str) -> InstagramAdapter:
+    adapter = InstagramAdapter(meta.settings(base_url))
+    adapter.container_poll_interval = 0.01
+    return adapter
+
+
+def linked_page(meta: FakeMetaGraph) -> FacebookPage:
+    return next(page for page in meta.pages if page.instagram)
+
+
+def request_for(
+    meta: FakeMetaGraph,
+    *,
+    token: str | None = None,
+    text: str = "Croissants, still warm.",
+    media: tuple[MediaItem, ...] = (IMAGE,),
+    checkpoints: Checkpoints | None = None,
+) -> PublishRequest:
+    page = linked_page(meta)
+    assert page.instagram is not None
+    checkpoints = checkpoints if checkpoints is not None else Checkpoints()
+    account = AccountCredentials(
+        platform_account_id=page.instagram.id,
+        access_token=token or meta.page_token(page.id),
+        handle=f"@{page.instagram.username}",
+    )
+    return PublishRequest(
+        text=text,
+        idempotency_key="b" * 32,
+        account=account,
+        state=checkpoints.state,
+        media=media,
+        checkpoint=checkpoints,
+    )
+
+
+# -- publishing -------------------------------------------------------------------------------
+
+
+def test_an_image_post_is_published_from_a_saved_container(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    meta.container_polls_before_finished = 1
+    checkpoints = Checkpoints()
+
+    outcome = adapter.publish(request_for(meta, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("instagram")
+    assert outcome == Published(post.id, url=post.permalink)
+    assert post.permalink.startswith("https://www.instagram.com/p/")
+    assert (post.text, post.media_urls) == ("Croissants, still warm.", (IMAGE.url,))
+    assert checkpoints.saved == [{"container_id": post.container_id}]
+
+
+def test_a_video_goes_out_as_a_reel(meta: FakeMetaGraph, adapter: InstagramAdapter) -> None:
+    outcome = adapter.publish(request_for(meta, media=(VIDEO,)))
+
+    [post] = meta.posts_on("instagram")
+    assert isinstance(outcome, Published)
+    params = meta.containers[post.container_id].params
+    assert (params["media_type"], params["video_url"]) == ("REELS", VIDEO.url)
+
+
+def test_a_post_without_media_is_rejected_before_calling_instagram(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    outcome = adapter.publish(request_for(meta, media=()))
+
+    assert isinstance(outcome, Rejected)
+    assert "need an image or a video" in outcome.reason
+    assert meta.containers == {}
+
+
+def test_a_publish_dropped_after_it_landed_is_found_on_retry(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    checkpoints = Checkpoints()
+    token = meta.page_token(linked_page(meta).id)
+    meta.faults.drop_next("media_publish")
+
+    assert isinstance(adapter.publish(request_for(meta, token=token, checkpoints=checkpoints)), Unknown)
+    outcome = adapter.publish(request_for(meta, token=token, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("instagram")
+    assert outcome == Published(post.id, url=post.permalink)
+    assert len(meta.publish_requests) == 1 and len(meta.containers) == 1
+
+
+def test_media_not_ready_is_transient_and_the_retry_publishes_the_same_container(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    checkpoints = Checkpoints()
+    token = meta.page_token(linked_page(meta).id)
+    meta.graph_error_next("media_publish", code=9007, subcode=2207027, message="Media ID is not available")
+
+    first = adapter.publish(request_for(meta, token=token, checkpoints=checkpoints))
+    assert isinstance(first, Transient) and "Media ID is not available" in first.error
+    second = adapter.publish(request_for(meta, token=token, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("instagram")
+    assert isinstance(second, Published)
+    assert [r["creation_id"] for r in meta.publish_requests] == [post.container_id] * 2
+
+
+def test_an_unreadable_saved_container_is_retried_later_not_replaced(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    checkpoints = Checkpoints()
+    token = meta.page_token(linked_page(meta).id)
+    meta.faults.drop_next("media_publish")
+    adapter.publish(request_for(meta, token=token, checkpoints=checkpoints))
+    # Meta sometimes refuses reads of fresh objects (code 100 subcode 33).
+    meta.graph_error_next("container", code=100, subcode=33, message="Unsupported get request.")
+
+    outcome = adapter.publish(request_for(meta, token=token, checkpoints=checkpoints))
+
+    assert isinstance(outcome, Transient)
+    assert len(meta.containers) == 1 and len(meta.posts_on("instagram")) == 1
+
+
+def test_a_page_token_that_lost_its_login_is_auth_expired(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    token = meta.page_token(linked_page(meta).id)
+    meta.revoke(token)
+
+    assert isinstance(adapter.publish(request_for(meta, token=token)), AuthExpired)
+
+
+def test_business_use_case_throttling_waits_the_estimated_minutes(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    meta.throttle_next("media", code=80002, regain_minutes=42)
+
+    outcome = adapter.publish(request_for(meta))
+
+    assert isinstance(outcome, RateLimited)
+    assert timedelta(minutes=41) < outcome.retry_at - datetime.now(UTC) <= timedelta(minutes=42)
+
+
+def test_a_server_error_creating_the_container_is_transient(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    meta.faults.fail_next("media", status=500, body="<html>Internal Server Error</html>")
+
+    assert isinstance(adapter.publish(request_for(meta)), Transient)
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+
+def test_connect_gives_one_account_per_page_with_a_linked_instagram_account(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    meta.pages.append(
+        FacebookPage(
+            id="110000000000003",
+            name="Ada's Cafe",
+            instagram=InstagramAccount("17841400000000003", "adas.cafe", "https://cdn.ig.example/cafe.jpg"),
+        )
+    )
+    config = adapter.oauth_client(redirect_uri="https://postforge.example/connect/callback")
+    assert config.authorize_url.endswith(f"/{meta.version}/dialog/oauth")
+
+    accounts = adapter.complete_oauth(meta.run_oauth(config))
+
+    assert meta.authorize_requests[-1]["scope"] == (
+        "instagram_basic,instagram_content_publish,pages_show_list,pages_read_engagement"
+    )
+    assert [(a.profile.platform_account_id, a.profile.handle) for a in accounts] == [
+        ("17841400000000001", "@adas.bakery"),
+        ("17841400000000003", "@adas.cafe"),
+    ]
+    assert accounts[0].profile.settings == {
+        "facebook_page_id": "110000000000001",
+        "facebook_page_name": "Ada's Bakery",
+    }
+    assert accounts[1].profile.avatar_url == "https://cdn.ig.example/cafe.jpg"
+    # The user token was made long-lived first, so the Page tokens never expire.
+    assert any(r.get("grant_type") == "fb_exchange_token" for r in meta.token_requests)
+    for account in accounts:
+        assert account.tokens.expires_at is None and account.tokens.refresh_token is None
+        assert meta.tokens[account.tokens.access_token].expires_at is None
+    assert not adapter.can_refresh(request_for(meta).account)
+    # The connected account publishes with what connect stored.
+    account = AccountCredentials(
+        platform_account_id=accounts[0].profile.platform_account_id,
+        access_token=accounts[0].tokens.access_token,
+        handle=accounts[0].profile.handle,
+    )
+    outcome = adapter.publish(
+        PublishRequest(text="Hi", idempotency_key="c" * 32, account=account, media=(IMAGE,))
+    )
+    assert isinstance(outcome, Published)
+
+
+def test_connect_without_a_linked_instagram_account_says_how_to_link_one(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    for page in meta.pages:
+        page.instagram = None
+    token = meta.run_oauth(adapter.oauth_client(redirect_uri="https://postforge.example/cb"))
+
+    with pytest.raises(ConnectFailed, match="Instagram professional account linked"):
+        adapter.complete_oauth(token)
+
+
+def test_an_unconfigured_server_names_the_settings_to_set() -> None:
+    adapter = InstagramAdapter(Settings(_env_file=None, facebook_app_id="", facebook_app_secret=""))
+
+    with pytest.raises(ConnectFailed, match="FACEBOOK_APP_ID and FACEBOOK_APP_SECRET"):
+        adapter.oauth_client(redirect_uri="https://postforge.example/cb")
+    with pytest.raises(ConnectFailed, match="FACEBOOK_APP_ID"):
+        adapter.complete_oauth({"access_token": "short"})
+
+
+def test_the_adapter_declares_its_publishing_contract() -> None:
+    assert InstagramAdapter.idempotent is True
+    assert (InstagramAdapter.rate_limit.capacity, InstagramAdapter.rate_limit.per_seconds) == (50, 86400)
