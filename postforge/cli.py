@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from postforge.runner import ProcessGroup
 
 CELERY_APP = "worker.celery_app"
-DEFAULT_QUEUES = "default"
+DEFAULT_QUEUES = "control,default"  # worker.celery_app.WORKER_QUEUES (importing it would start Celery)
 STOP_TIMEOUT_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 900.0  # the first production start builds the frontend, which takes a while
 BUN_BIN_DIR = PROJECT_ROOT / ".tools" / "bun" / "node_modules" / ".bin"

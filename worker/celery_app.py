@@ -38,6 +38,15 @@ REDIS_VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
 
 RESULT_EXPIRES = timedelta(days=1)
 
+# Two queues. `default` carries the work (publishes, webhook events); `control` carries beat's
+# ticks, which must never wait behind thousands of due publishes — a dispatch tick stuck in line
+# is exactly the "one-minute dispatch cycle" a scheduler must not have. Every worker consumes
+# both (`postforge worker` does by default) and Redis serves the two queues in turn.
+DEFAULT_QUEUE = "default"
+CONTROL_QUEUE = "control"
+WORKER_QUEUES = f"{CONTROL_QUEUE},{DEFAULT_QUEUE}"
+CONTROL_TASKS = (HEARTBEAT_TASK, SWEEP_TASK, DISPATCH_TASK, REAP_TASK)
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting PostForge uses, derived from one `Settings` object."""
@@ -59,7 +68,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "broker_connection_retry_on_startup": True,
         "result_expires": RESULT_EXPIRES,
-        "task_default_queue": "default",
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_routes": {name: {"queue": CONTROL_QUEUE} for name in CONTROL_TASKS},
         "worker_concurrency": settings.worker_concurrency,
         # The worker is a process of its own: Celery's `-l` level also governs postforge's loggers.
         "worker_hijack_root_logger": True,

@@ -181,6 +181,7 @@ class _Run:
     fixed_now: datetime | None
     lease_until: datetime | None = None
     refreshed: bool = False
+    state: dict[str, Any] | None = None  # the platform state last checkpointed by this run
 
     def now(self) -> datetime:
         return self.fixed_now or utcnow()
@@ -198,12 +199,13 @@ def publish_destination(
     """Publish one queued destination and record its outcome; a second call for it does nothing."""
     settings = settings or get_settings()
     run = _Run(engine, destination_id, settings, now)
-    if not _claim(run):
-        return PublishResult(
-            destination_id, "skipped", "not queued (already handled, cancelled or rescheduled)"
-        )
+    # The claim and the reads commit together: a failure in between leaves the row queued for the
+    # reaper, and one publish costs three short transactions (claim, attempt, outcome).
+    prepared = _claim_and_prepare(run)
+    if isinstance(prepared, PublishResult):
+        return prepared
     try:
-        return _publish_claimed(run, adapter_factory or registry.adapter_for, limits)
+        return _publish_claimed(run, prepared, adapter_factory or registry.adapter_for, limits)
     except Exception:
         # A bug or an unreachable database after the claim: the lease runs out and the reaper
         # returns the row to the right path. Nothing is retried blindly from here.
@@ -211,16 +213,16 @@ def publish_destination(
         raise
 
 
-def _claim(run: _Run) -> bool:
+def _claim(session: Session, run: _Run) -> bool:
+    """queued → publishing with this run's lease; False when the row is not queued (a redelivery)."""
     table = PostDestination.__table__
     now = run.now()
     run.lease_until = now + timedelta(seconds=run.settings.publish_lease_seconds)
-    with run.engine.begin() as connection:
-        result = connection.execute(
-            sa.update(table)
-            .where(table.c.id == run.destination_id, table.c.status == D.QUEUED)
-            .values(status=D.PUBLISHING, lease_until=run.lease_until, updated_at=now)
-        )
+    result = session.connection().execute(
+        sa.update(table)
+        .where(table.c.id == run.destination_id, table.c.status == D.QUEUED)
+        .values(status=D.PUBLISHING, lease_until=run.lease_until, updated_at=now)
+    )
     return result.rowcount == 1
 
 
@@ -238,11 +240,11 @@ class _Prepared:
 
 
 def _publish_claimed(
-    run: _Run, adapter_factory: AdapterFactory, limits: publish_limits.PublishLimits | None
+    run: _Run,
+    prepared: _Prepared,
+    adapter_factory: AdapterFactory,
+    limits: publish_limits.PublishLimits | None,
 ) -> PublishResult:
-    prepared = _prepare(run)
-    if isinstance(prepared, PublishResult):
-        return prepared
     try:
         adapter = adapter_factory(prepared.platform, run.settings)
     except (ImportError, AttributeError, KeyError, ValueError) as error:
@@ -281,14 +283,29 @@ def _publish_claimed(
         return _finish(run, outcome, adapter, attempt_id=attempt_id)
 
 
-def _prepare(run: _Run) -> _Prepared | PublishResult:
-    """Load what the publish needs; settle at once what cannot be published (no attempt used)."""
+def _claim_and_prepare(run: _Run) -> _Prepared | PublishResult:
+    """Claim the row, load what the publish needs (one query) and settle at once what cannot
+    be published (no attempt used)."""
     with Session(run.engine, expire_on_commit=False) as session, session.begin():
-        destination = session.get(PostDestination, run.destination_id)
-        post = session.get(Post, destination.post_id) if destination else None
-        account = session.get(SocialAccount, destination.social_account_id) if destination else None
-        if destination is None or post is None or account is None:
+        if not _claim(session, run):
+            return PublishResult(
+                run.destination_id, "skipped", "not queued (already handled, cancelled or rescheduled)"
+            )
+        media = (
+            select(sa.func.count())
+            .select_from(PostMedia)
+            .where(col(PostMedia.post_id) == PostDestination.post_id)
+            .scalar_subquery()
+        )
+        row = session.exec(
+            select(PostDestination, Post, SocialAccount, media)
+            .join(Post, col(Post.id) == PostDestination.post_id)
+            .join(SocialAccount, col(SocialAccount.id) == PostDestination.social_account_id)
+            .where(PostDestination.id == run.destination_id)
+        ).first()
+        if row is None:
             return PublishResult(run.destination_id, "skipped", "the destination no longer exists")
+        destination, post, account, media_count = row
         if post.deleted_at is not None or post.status in (PostStatus.CANCELLED, PostStatus.DRAFT):
             # Cancelled, deleted or unscheduled while the message was on its way.
             to_draft = post.status == PostStatus.DRAFT and post.deleted_at is None
@@ -318,13 +335,11 @@ def _prepare(run: _Run) -> _Prepared | PublishResult:
                 kind=NotificationKind.ACCOUNT_NEEDS_RECONNECT,
             )
         text = destination.content_override if (destination.content_override or "").strip() else post.content
-        media_count = int(
-            session.exec(
-                select(sa.func.count()).select_from(PostMedia).where(PostMedia.post_id == post.id)
-            ).one()
-        )
         problems = rules.text_problems(
-            account.platform, text or "", media_count=media_count, instance_limit=_instance_limit(account)
+            account.platform,
+            text or "",
+            media_count=int(media_count or 0),
+            instance_limit=_instance_limit(account),
         )
         if problems:
             return _fail_in(session, run, destination, f"{name}: {problems[0]}")
@@ -452,7 +467,8 @@ def _call_adapter(
         text=prepared.text,
         idempotency_key=prepared.idempotency_key,
         account=credentials,
-        state=_current_state(run) or prepared.state,
+        # What an earlier call of this run checkpointed (a retry after a refresh), else the stored state.
+        state=run.state if run.state is not None else prepared.state,
         language=prepared.language,
         checkpoint=lambda state: _checkpoint(run, state),
     )
@@ -461,12 +477,6 @@ def _call_adapter(
     except Exception as error:  # an adapter bug: the request may or may not have left
         logger.exception("adapter %s raised instead of returning an outcome", type(adapter).__name__)
         return Unknown(f"The {adapter.label} connection failed unexpectedly: {type(error).__name__}")
-
-
-def _current_state(run: _Run) -> dict[str, Any]:
-    with Session(run.engine) as session:
-        destination = session.get(PostDestination, run.destination_id)
-        return dict(destination.platform_state or {}) if destination else {}
 
 
 def _checkpoint(run: _Run, state: dict[str, Any]) -> None:
@@ -478,6 +488,7 @@ def _checkpoint(run: _Run, state: dict[str, Any]) -> None:
             .where(table.c.id == run.destination_id)
             .values(platform_state=dict(state), updated_at=run.now())
         )
+    run.state = dict(state)
 
 
 def _close_attempt(run: _Run, attempt_id: int, outcome: Outcome) -> None:

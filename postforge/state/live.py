@@ -1,7 +1,10 @@
 """Live publishing status: one background poller per open tab.
 
-Every shell page's on_load ends with `LiveState.start`, which starts the tab's poller unless one
-is already watching this workspace for it (client-side navigation keeps the same poller). About
+Every shell page's on_load ends with `LiveState.start`, which starts the tab's poller. A poller
+started by a page load belongs to that load's event chain, and Reflex cancels an unfinished
+page-load chain when the tab navigates, reloads or reconnects — so every `start` starts a new
+poller (the old one, if it still runs, sees it was replaced and stops). The new poller carries on
+from where the tab's last one looked, so a notice written between two pages is still told. About
 once a second the poller asks `live_status.changes_since` (two cheap queries, off the event loop)
 what changed since its last look:
 
@@ -12,8 +15,9 @@ what changed since its last look:
   link) and the bell counts up.
 
 A poller stops when the tab has been gone for a while, when its user signs out or leaves the
-workspace, or when a newer poller of the same tab replaces it (a `start` after a server restart
-finds the old heartbeat stale and starts afresh).
+workspace, or when a newer poller of the same tab replaces it. A tab that comes back after its
+last look went stale (a long sleep, a server restart) starts from a fresh baseline: the bell
+counts what it missed, without a burst of old toasts.
 """
 
 from __future__ import annotations
@@ -102,21 +106,16 @@ class LiveState(rx.State):
 
     @rx.event
     async def start(self):
-        """on_load of every shell page: the bell's count, and a poller for this tab if none runs."""
+        """on_load of every shell page: the bell's count, and a new poller for this tab."""
         shell = await self.get_state(ShellState)
         if not (shell.user_id and shell.workspace_id):
             self._poller = ""  # a running poller sees this and stops
             return None
-        watching = (
-            self._poller
-            and self._workspace_id == shell.workspace_id
-            and time.time() - self._beat < STALE_SECONDS
-        )
-        if watching:
-            return NotificationsState.load_unread
+        carry_on = self._workspace_id == shell.workspace_id and time.time() - self._beat < STALE_SECONDS
+        if not carry_on:
+            self._workspace_id = shell.workspace_id
+            self._since, self._after_id = None, 0
         self._poller = uuid.uuid4().hex
-        self._workspace_id = shell.workspace_id
-        self._since, self._after_id = None, 0
         self._beat = time.time()
         return [NotificationsState.load_unread, LiveState.poll]
 

@@ -1,6 +1,6 @@
-"""The demo user's publishing story, live: schedule a post to the sandbox feed a few seconds ahead,
-open the calendar and, without reloading, watch the post turn published when the worker has sent
-it — with a toast, the bell counting up, and the post on the sandbox feed page."""
+"""The publishing story, live: connect a sandbox account, open the calendar, schedule a post to
+that account a few seconds ahead and, without reloading, watch it turn published when the worker
+has sent it — with a toast, the bell counting up, and the post on the sandbox feed page."""
 
 import re
 import uuid
@@ -22,24 +22,42 @@ def _soon() -> str:
     return (datetime.now(ZoneInfo(DEMO_ZONE)) + timedelta(seconds=LEAD_SECONDS)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def test_a_scheduled_post_turns_published_on_the_open_calendar(page, running_app) -> None:
+def test_connect_the_sandbox_then_watch_a_post_turn_published_on_the_open_calendar(page, running_app) -> None:
     page.goto(routes.SIGN_IN)
     sign_in(page, *running_app.demo_credentials())
     expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
 
-    # Open the calendar first and switch to the list view: every post of the week, none folded away.
+    # Connect a sandbox account of our own.
+    handle = f"@feed{uuid.uuid4().hex[:6]}"
+    page.goto(routes.ACCOUNTS)
+    page.get_by_role("button", name="Connect account").click()
+    page.get_by_role("button", name="Connect a Sandbox account").click()
+    page.get_by_label("Display name").fill("Launch feed")
+    page.get_by_label("Handle").fill(handle)
+    page.get_by_role("button", name="Connect sandbox account").click()
+    card = page.locator(".account-card", has_text=handle)
+    expect(card.locator(".account-status")).to_have_text("Connected")
+
+    # Open the calendar (a full page load: the live poller must follow the tab) in the list view,
+    # where every post of the week shows, none folded away.
     page.goto(routes.CALENDAR)
     expect(page.locator(".fc-dayGridMonth-view")).to_be_visible()
     page.get_by_role("button", name="List").click()
     expect(page.locator(".fc-listWeek-view")).to_be_visible()
 
-    # Write a post to the demo sandbox feed, due in a few seconds.
+    # Write a post to the new account only, due in a few seconds.
     marker = uuid.uuid4().hex[:8]
     page.locator("#new-post").click()
     dialog = page.locator("#post-editor")
     expect(dialog).to_be_visible()
     page.locator("#post-content").fill(f"Live {marker}: watch me go out")
-    expect(page.get_by_role("checkbox", name=re.compile("@demo"))).to_be_checked()
+    demo_box = page.get_by_role("checkbox", name=re.compile("@demo"))
+    own_box = page.get_by_role("checkbox", name=re.compile(re.escape(handle)))
+    own_box.click()
+    expect(own_box).to_be_checked()
+    if demo_box.is_checked():
+        demo_box.click()
+    expect(demo_box).not_to_be_checked()
     page.locator("#post-schedule").fill(_soon())
     page.locator("#editor-schedule").click()
     expect(dialog).to_be_hidden()
@@ -48,7 +66,7 @@ def test_a_scheduled_post_turns_published_on_the_open_calendar(page, running_app
     expect(event).to_have_class(re.compile(r"pf-status-scheduled"))
 
     # No reload from here on: the worker publishes, the live poller tells this tab.
-    toast = page.locator("[data-sonner-toast]", has_text="Published to")
+    toast = page.locator("[data-sonner-toast]", has_text=f"Published to {handle}")
     expect(toast).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(toast).to_contain_text(marker)
     expect(event).to_have_class(re.compile(r"pf-status-published"), timeout=5_000)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from worker.celery_app import WORKER_QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -66,7 +68,7 @@ def running_worker(
     pool: str = "solo",
     concurrency: int = 1,
 ) -> Iterator[CeleryProcess]:
-    """A `celery worker` on the `default` queue, ready to take tasks when the block starts.
+    """A `celery worker` on the `control` and `default` queues, ready to take tasks when the block starts.
 
     `concurrency` is the number of threads or processes of a `threads` or `prefork` pool (the
     benchmark uses more than one; the solo pool always runs one task at a time)."""
@@ -78,7 +80,7 @@ def running_worker(
         "-c",
         str(concurrency),
         "-Q",
-        "default",
+        WORKER_QUEUES,
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",

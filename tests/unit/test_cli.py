@@ -19,6 +19,7 @@ from postforge.cli import (
 )
 from postforge.services.passwords import verify_password
 from postforge.settings import Settings, get_settings, load_settings
+from worker.celery_app import WORKER_QUEUES
 
 
 @pytest.fixture(autouse=True)
@@ -158,13 +159,13 @@ def test_unknown_command_is_a_usage_error(capsys):
     assert exited.value.code == 2
 
 
-def test_embedded_worker_uses_threads_the_default_queue_and_configured_concurrency(monkeypatch):
+def test_embedded_worker_uses_threads_both_queues_and_configured_concurrency(monkeypatch):
     monkeypatch.setenv("WORKER_CONCURRENCY", "3")
     argv = celery_worker_argv(load_settings(), extra=["--max-tasks-per-child", "50"])
 
     assert argv[:5] == [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
     assert argv[5] == "worker"
-    assert _option(argv, "--queues") == "default"
+    assert _option(argv, "--queues") == WORKER_QUEUES == "control,default"  # beat's ticks never wait in line
     assert _option(argv, "--concurrency") == "3"
     assert _option(argv, "--pool") == "threads"
     assert argv[-2:] == ["--max-tasks-per-child", "50"]

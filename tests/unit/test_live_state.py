@@ -6,6 +6,7 @@ server); every decision it takes is made by `LiveState.start` and `LiveState.tak
 against a real database with notices written by the notifications service.
 """
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -165,34 +166,51 @@ def _script(spec) -> str:
 # --- Starting the poller ------------------------------------------------------------------------
 
 
-async def test_a_tab_gets_one_poller_and_a_new_one_after_a_workspace_switch(world) -> None:
+async def test_every_page_load_starts_a_poller_that_carries_on_from_the_last_look(world) -> None:
+    # Reflex cancels a page load's unfinished chain (the poller it started) when the tab navigates,
+    # reloads or reconnects: each page's start must start a new poller, and lose no news.
     root = await _root(world["tokens"]["Alice"])
     live = await root.get_state(LiveState)
     first = await live.start()
     assert LiveState.poll in first and NotificationsState.load_unread in first
     poller = live._poller
     assert poller
+    assert await live.take(_look(world, live), routes.DASHBOARD, ZONE) == []  # the baseline look
+    live._beat = time.time()
 
-    again = await live.start()  # client-side navigation to another page of the same tab
-    assert again == NotificationsState.load_unread, "no second poller for the same tab"
-    assert live._poller == poller
-
-    shell = await root.get_state(ShellState)
-    shell.workspace_id = world["B"]  # the tab switched workspace
-    switched = await live.start()
-    assert LiveState.poll in switched and live._poller not in ("", poller)
-    assert live._since is None, "a new workspace starts from a fresh baseline"
+    _finish(world["post"], world["sandbox"], DestinationStatus.PUBLISHED)  # while the tab changes page
+    again = await live.start()  # the next page of the same tab
+    assert LiveState.poll in again
+    assert live._poller not in ("", poller), "the old poller sees it was replaced and stops"
+    events = await live.take(_look(world, live), routes.CALENDAR, ZONE)
+    assert any("Published to" in _script(event) for event in events if hasattr(event, "args")), events
 
 
-async def test_a_stale_poller_is_replaced_and_a_signed_out_tab_stops_its_own(world) -> None:
+async def test_a_workspace_switch_or_a_stale_look_starts_from_a_fresh_baseline(world) -> None:
     root = await _root(world["tokens"]["Alice"])
     live = await root.get_state(LiveState)
     await live.start()
-    old = live._poller
-    live._beat -= 3600  # it has not looked for an hour: the server restarted under it
-    assert LiveState.poll in await live.start()
-    assert live._poller != old
+    await live.take(_look(world, live), routes.POSTS, ZONE)
+    live._beat = time.time()
 
+    shell = await root.get_state(ShellState)
+    shell.workspace_id = world["B"]  # the tab switched workspace
+    assert LiveState.poll in await live.start()
+    assert live._since is None and live._after_id == 0, "a new workspace starts from a fresh baseline"
+
+    shell.workspace_id = world["A"]
+    await live.start()
+    await live.take(_look(world, live), routes.POSTS, ZONE)
+    live._beat -= 3600  # it has not looked for an hour: the laptop slept or the server restarted
+    old = live._poller
+    assert LiveState.poll in await live.start()
+    assert live._poller != old and live._since is None
+
+
+async def test_a_signed_out_tab_stops_its_poller(world) -> None:
+    root = await _root(world["tokens"]["Alice"])
+    live = await root.get_state(LiveState)
+    await live.start()
     shell = await root.get_state(ShellState)
     shell.user_id = 0
     assert await live.start() is None

@@ -560,7 +560,7 @@ def test_a_token_someone_else_refreshed_meanwhile_is_not_refreshed_again(engine,
     adapter.refresh_answer = TokenSet("access-3")
 
     # Another worker stored fresh tokens between our read and our lock.
-    original = publishing._prepare
+    original = publishing._claim_and_prepare
 
     def prepare_then_other_refresh(run):
         prepared = original(run)
@@ -575,7 +575,7 @@ def test_a_token_someone_else_refreshed_meanwhile_is_not_refreshed_again(engine,
 
     publishing.dispatch_due(engine, settings=SETTINGS)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(publishing, "_prepare", prepare_then_other_refresh)
+        patch.setattr(publishing, "_claim_and_prepare", prepare_then_other_refresh)
         assert publish(engine, dest, adapter).status == "published"
     assert adapter.refreshed_with == []
     assert adapter.calls[0].account.access_token == "access-other"
