@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import cProfile
-import functools
 import os
 import pstats
 import re
@@ -46,13 +45,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, MultiFernet
@@ -69,8 +66,6 @@ from postforge.models import (
     Role,
     utcnow,
 )
-from postforge.platforms import registry
-from postforge.platforms.base import PlatformAdapter, platform_timeout
 from postforge.services import publishing, token_crypto
 from postforge.settings import Settings, get_settings, load_settings
 from tests.fakes.mastodon_api import FakeMastodon
@@ -88,6 +83,7 @@ from worker.celery_app import PING_TASK, create_celery_app
 
 FAR_FUTURE = timedelta(days=1)  # rows wait here until a scenario arms them
 TASK_LINE = re.compile(r"Task postforge\.publish\.destination\[[^\]]*\] succeeded in ([\d.]+)s: '(\w+)'")
+TICK_LINE = re.compile(r"Task postforge\.publish\.dispatch\[[^\]]*\] succeeded in ([\d.]+)s: (\d+)")
 LEAD_SECONDS = 3.0  # from arming to the first due time: the next beat tick must see them
 
 
@@ -111,11 +107,15 @@ class Bench:
             for seconds, status in TASK_LINE.findall(worker.output()[mark:]):
                 runs.append(float(seconds))
                 results[status] += 1
+        ticks: list[int] = []
+        for worker, mark in zip(self.workers, self.log_marks, strict=True):
+            ticks += [int(claimed) for _, claimed in TICK_LINE.findall(worker.output()[mark:])]
         if not runs:
             return "publish tasks: none logged"
         return (
             f"publish tasks: {dict(results)}; run time per task p50 {statistics.median(runs) * 1000:.0f} ms, "
-            f"p95 {percentile(runs, 0.95) * 1000:.0f} ms"
+            f"p95 {percentile(runs, 0.95) * 1000:.0f} ms; dispatch ticks run: {len(ticks)}, "
+            f"{sum(1 for n in ticks if n)} claiming rows (at most {max(ticks, default=0)} in one)"
         )
 
 
@@ -343,7 +343,7 @@ def pings(redis_url: str, count: int) -> None:
 
 def profile_publishes(bench: Bench, env: dict[str, str], count: int) -> None:
     """Publishes one after another in this process: SQL statements per publish, wall time per
-    publish, where a single thread spends it, and the same with one shared HTTP client."""
+    publish and where a single thread spends it."""
     # Token decryption reads the process settings (the environment), as it does in a worker.
     for name in ("ENVIRONMENT", "DATABASE_URL", "REDIS_URL", "TOKEN_ENCRYPTION_KEYS"):
         os.environ[name] = env[name]
@@ -366,12 +366,8 @@ def profile_publishes(bench: Bench, env: dict[str, str], count: int) -> None:
         print(f"    {label}: {seconds / count * 1000:.1f} ms")
     elapsed, _, _ = publish_in_process(bench, settings, count)
     print(
-        f"  not profiled, a new httpx.Client per publish (as the worker runs): {elapsed / count * 1000:.1f} ms"
+        f"  not profiled: {elapsed / count * 1000:.1f} ms per publish (the adapter's per-thread HTTP client)"
     )
-    with httpx.Client(timeout=platform_timeout(settings), follow_redirects=False) as client:
-        shared = functools.partial(registry.adapter_for, http=client)
-        elapsed, _, _ = publish_in_process(bench, settings, count, adapter_factory=shared)
-    print(f"  not profiled, one shared httpx.Client (kept-alive connection): {elapsed / count * 1000:.1f} ms")
 
 
 def publish_in_process(
@@ -380,7 +376,6 @@ def publish_in_process(
     count: int,
     *,
     profiler: cProfile.Profile | None = None,
-    adapter_factory: Callable[..., PlatformAdapter] | None = None,
 ) -> tuple[float, list[str], int]:
     """Dispatch and publish `count` new destinations here; (seconds publishing, statements of the
     publishes, statements of the dispatch)."""
@@ -399,14 +394,7 @@ def publish_in_process(
         run = profiler.runcall if profiler else (lambda function, *args, **kwargs: function(*args, **kwargs))
         started = time.perf_counter()
         results = [
-            run(
-                publishing.publish_destination,
-                bench.engine,
-                id_,
-                settings=settings,
-                adapter_factory=adapter_factory,
-            )
-            for id_, _ in claimed
+            run(publishing.publish_destination, bench.engine, id_, settings=settings) for id_, _ in claimed
         ]
         elapsed = time.perf_counter() - started
     finally:
