@@ -137,6 +137,15 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="How often beat looks for due destinations."
     )
     dispatch_batch_size: int = Field(500, ge=1, le=10000, description="Most destinations claimed per look.")
+    metrics_interval_minutes: float = Field(
+        60.0, ge=1, le=1440, description="How often a fresh post's likes, comments and shares are read again."
+    )
+    metrics_window_days: int = Field(
+        7, ge=0, le=90, description="How long after publishing a post's numbers are collected (0: never)."
+    )
+    metrics_batch_size: int = Field(
+        200, ge=1, le=5000, description="Most posts whose numbers are read per run."
+    )
 
     # Sign-in with external providers and identity webhooks
     api_url: str = Field(

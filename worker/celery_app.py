@@ -27,6 +27,10 @@ DISPATCH_TASK = "postforge.publish.dispatch"
 PUBLISH_TASK = "postforge.publish.destination"
 REAP_TASK = "postforge.publish.reap"
 REAP_INTERVAL_SECONDS = 15.0
+COLLECT_METRICS_TASK = "postforge.metrics.collect"
+# Each run reads only the posts not read within METRICS_INTERVAL_MINUTES, so ticking more often
+# spreads the readings out instead of repeating them.
+METRICS_TICK_SECONDS = 300.0
 # The dispatcher only hands out destinations due before its next tick, so a countdown never
 # exceeds a few seconds; anything longer is clamped (and stays far below the visibility timeout).
 MAX_PUBLISH_COUNTDOWN_SECONDS = 60.0
@@ -88,6 +92,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     interval = settings.heartbeat_interval_seconds
+    metrics_tick = min(METRICS_TICK_SECONDS, settings.metrics_interval_minutes * 60)
     return {
         "record-worker-heartbeat": {
             "task": HEARTBEAT_TASK,
@@ -110,6 +115,12 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": REAP_TASK,
             "schedule": timedelta(seconds=REAP_INTERVAL_SECONDS),
             "options": {"expires": REAP_INTERVAL_SECONDS},
+        },
+        # Reading numbers calls the platforms, so it is work (the default queue), not a control tick.
+        "collect-post-metrics": {
+            "task": COLLECT_METRICS_TASK,
+            "schedule": timedelta(seconds=metrics_tick),
+            "options": {"expires": metrics_tick},
         },
     }
 

@@ -7,12 +7,13 @@ import socket
 from typing import Any
 
 from postforge.db import get_engine, session_scope
-from postforge.services import housekeeping, publishing
+from postforge.services import housekeeping, post_metrics, publishing
 from postforge.services.heartbeat import record_heartbeat
 from postforge.services.identity_webhooks import apply_identity_event
 from postforge.services.stripe_webhooks import process_stripe_event
 from worker.celery_app import (
     APPLY_IDENTITY_EVENT_TASK,
+    COLLECT_METRICS_TASK,
     DISPATCH_TASK,
     HEARTBEAT_TASK,
     MAX_PUBLISH_COUNTDOWN_SECONDS,
@@ -119,3 +120,10 @@ def reap_expired_leases_task() -> dict[str, int]:
     """Free destinations whose message was lost or whose worker died mid-publish."""
     result = publishing.reap_expired_leases(get_engine())
     return {"requeued": result.requeued, "retried": result.retried, "needs_review": result.needs_review}
+
+
+@celery_app.task(name=COLLECT_METRICS_TASK, ignore_result=True)
+def collect_post_metrics_task() -> dict[str, int]:
+    """Read the likes, comments and shares of fresh published posts (see `services.post_metrics`)."""
+    result = post_metrics.collect_due(get_engine())
+    return {"collected": result.collected, "unavailable": result.unavailable, "skipped": result.skipped}

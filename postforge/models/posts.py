@@ -96,6 +96,8 @@ class PostDestination(SQLModel, table=True):
         sa.Index("ix_post_destinations_status_lease_until", "status", "lease_until"),
         # The live-status poller: what changed in a workspace since the last look.
         sa.Index("ix_post_destinations_updated_at", "updated_at"),
+        # Metrics collection: the posts published in the last days.
+        sa.Index("ix_post_destinations_status_published_at", "status", "published_at"),
         sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
 

@@ -366,6 +366,17 @@ def _destination_detail(d: DestinationDetail) -> rx.Component:
             wrap="wrap",
         ),
         rx.cond(
+            d.engagement != "",
+            rx.text(
+                rx.icon("heart", size=12),
+                " ",
+                d.engagement,
+                rx.text.span(" (as of ", d.engagement_at, ")", color=rx.color("gray", 10)),
+                size="1",
+                class_name="destination-engagement",
+            ),
+        ),
+        rx.cond(
             d.needs_review,
             rx.vstack(
                 rx.text(

@@ -8,9 +8,24 @@ every day. `store_tokens` keeps the stored refresh token unless a new one arrive
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
 from postforge.models import AccountStatus, SocialAccount, utcnow
-from postforge.platforms.base import AccountCredentials, TokenSet
+from postforge.platforms.base import (
+    AccountCredentials,
+    PlatformAdapter,
+    RefreshRevoked,
+    RefreshUnavailable,
+    TokenSet,
+    Transient,
+)
 from postforge.services import token_crypto
+from postforge.services.errors import NotFound
 
 
 def credentials_for(account: SocialAccount) -> AccountCredentials:
@@ -48,3 +63,73 @@ def mark_needs_reconnect(account: SocialAccount, reason: str) -> None:
     account.status = AccountStatus.NEEDS_RECONNECT
     account.last_error = reason[:2000]
     account.updated_at = utcnow()
+
+
+def expiring(credentials: AccountCredentials, adapter: PlatformAdapter, now: datetime) -> bool:
+    """Whether the access token expires within the adapter's refresh margin."""
+    expires = credentials.token_expires_at
+    return expires is not None and expires - adapter.refresh_margin <= now
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """The platform refused the refresh token: only the user reconnecting helps."""
+
+    error: str
+
+
+def refresh_locked(
+    engine: Engine,
+    account_id: int,
+    adapter: PlatformAdapter,
+    *,
+    used_token: str | None,
+    now: datetime | None = None,
+) -> AccountCredentials | Reconnect | Transient:
+    """Refresh the account's tokens, one refresh per account at a time.
+
+    The account row is locked (PostgreSQL `FOR UPDATE`; on SQLite the write lock a no-op
+    UPDATE takes) and read again inside the lock: whoever waited finds the tokens the first
+    one stored and uses them instead of refreshing a second time (rotating refresh tokens
+    break under two concurrent refreshes). `used_token` is the access token the platform just
+    refused (None: a refresh ahead of expiry).
+    """
+    now = now or utcnow()
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        account = _lock_account(session, account_id)
+        current = credentials_for(account)
+        if account.status != AccountStatus.CONNECTED:
+            return Reconnect(account.last_error or "The account needs reconnecting.")
+        if used_token is None and not expiring(current, adapter, now):
+            return current  # refreshed by someone else meanwhile
+        if used_token is not None and current.access_token != used_token:
+            return current
+        try:
+            tokens = adapter.refresh(current)
+        except RefreshRevoked as error:
+            mark_needs_reconnect(account, error.message)
+            session.add(account)
+            return Reconnect(error.message)
+        except RefreshUnavailable as error:
+            return Transient(f"Could not renew the account's access: {error}")
+        store_tokens(account, tokens)
+        session.add(account)
+        session.flush()
+        return credentials_for(account)
+
+
+def _lock_account(session: Session, account_id: int) -> SocialAccount:
+    if session.get_bind().dialect.name == "postgresql":
+        return session.exec(
+            select(SocialAccount).where(SocialAccount.id == account_id).with_for_update()
+        ).one()
+    session.execute(
+        sa.update(SocialAccount)
+        .where(col(SocialAccount.id) == account_id)
+        .values(updated_at=SocialAccount.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    account = session.get(SocialAccount, account_id, populate_existing=True)
+    if account is None:
+        raise NotFound("The account no longer exists.")
+    return account

@@ -35,7 +35,7 @@ from postforge.models import (
     utcnow,
 )
 from postforge.platforms import rules
-from postforge.services import post_status, timefmt, workspaces
+from postforge.services import post_metrics, post_status, timefmt, workspaces
 from postforge.services.errors import Conflict, NotFound, ValidationFailed
 
 MAX_CONTENT_CHARS = 65_000  # above every platform's limit (Facebook: 63,206)
@@ -75,6 +75,7 @@ class DestinationView:
     attempts: int = 0
     next_attempt_at: datetime | None = None  # when the worker tries again (a failed try backs off)
     published_at: datetime | None = None
+    metrics: post_metrics.MetricsView | None = None  # the latest numbers read from the platform
 
 
 @dataclass(frozen=True)
@@ -897,10 +898,18 @@ def _view(session: Session, post: Post) -> PostView:
         .where(PostDestination.post_id == post.id)
         .order_by(col(SocialAccount.platform), col(SocialAccount.handle), col(PostDestination.id))
     ).all()
-    return _make_view(post, list(pairs), media_count=_media_count(session, post.id or 0))
+    published = [d.id or 0 for d, _ in pairs if d.status == DestinationStatus.PUBLISHED]
+    return _make_view(
+        post,
+        list(pairs),
+        media_count=_media_count(session, post.id or 0),
+        metrics=post_metrics.latest_for(session, published),
+    )
 
 
-def _make_view(post: Post, pairs: list, *, media_count: int) -> PostView:
+def _make_view(
+    post: Post, pairs: list, *, media_count: int, metrics: dict[int, post_metrics.MetricsView] | None = None
+) -> PostView:
     return PostView(
         id=post.id or 0,
         workspace_id=post.workspace_id,
@@ -926,6 +935,7 @@ def _make_view(post: Post, pairs: list, *, media_count: int) -> PostView:
                 attempts=destination.attempts,
                 next_attempt_at=destination.next_attempt_at,
                 published_at=destination.published_at,
+                metrics=(metrics or {}).get(destination.id or 0),
             )
             for destination, account in pairs
         ),

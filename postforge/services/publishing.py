@@ -65,8 +65,6 @@ from postforge.platforms.base import (
     Published,
     PublishRequest,
     RateLimited,
-    RefreshRevoked,
-    RefreshUnavailable,
     Rejected,
     Transient,
     Unknown,
@@ -251,7 +249,7 @@ def _publish_claimed(
         logger.exception("no adapter for %s", prepared.platform)
         return _finish(run, Rejected(f"PostForge can't publish to this platform right now ({error})."), None)
     credentials = prepared.credentials
-    if _expiring(credentials, adapter, run.now()) and adapter.can_refresh(credentials):
+    if account_tokens.expiring(credentials, adapter, run.now()) and adapter.can_refresh(credentials):
         refreshed = _refresh_locked(run, prepared.account_id, adapter, used_token=None)
         if not isinstance(refreshed, AccountCredentials):
             return _finish(run, refreshed, adapter, attempt_id=None)
@@ -361,68 +359,13 @@ def _instance_limit(account: SocialAccount) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def _expiring(credentials: AccountCredentials, adapter: PlatformAdapter, now: datetime) -> bool:
-    expires = credentials.token_expires_at
-    return expires is not None and expires - adapter.refresh_margin <= now
-
-
-@dataclass(frozen=True)
-class _Reconnect:
-    """The platform refused the refresh token: only the user reconnecting helps."""
-
-    error: str
-
-
 def _refresh_locked(
     run: _Run, account_id: int, adapter: PlatformAdapter, *, used_token: str | None
-) -> AccountCredentials | _Reconnect | Transient:
-    """Refresh the account's tokens, one refresh per account at a time.
-
-    The account row is locked (PostgreSQL `FOR UPDATE`; on SQLite the write lock a no-op
-    UPDATE takes) and read again inside the lock: whoever waited finds the tokens the first
-    one stored and uses them instead of refreshing a second time (rotating refresh tokens
-    break under two concurrent refreshes). `used_token` is the access token the platform just
-    refused (None: a refresh ahead of expiry).
-    """
+) -> AccountCredentials | account_tokens.Reconnect | Transient:
     run.refreshed = True
-    with Session(run.engine, expire_on_commit=False) as session, session.begin():
-        account = _lock_account(session, account_id)
-        current = account_tokens.credentials_for(account)
-        if account.status != AccountStatus.CONNECTED:
-            return _Reconnect(account.last_error or "The account needs reconnecting.")
-        if used_token is None and not _expiring(current, adapter, run.now()):
-            return current  # refreshed by someone else meanwhile
-        if used_token is not None and current.access_token != used_token:
-            return current
-        try:
-            tokens = adapter.refresh(current)
-        except RefreshRevoked as error:
-            account_tokens.mark_needs_reconnect(account, error.message)
-            session.add(account)
-            return _Reconnect(error.message)
-        except RefreshUnavailable as error:
-            return Transient(f"Could not renew the account's access: {error}")
-        account_tokens.store_tokens(account, tokens)
-        session.add(account)
-        session.flush()
-        return account_tokens.credentials_for(account)
-
-
-def _lock_account(session: Session, account_id: int) -> SocialAccount:
-    if _is_postgres(session.get_bind()):
-        return session.exec(
-            select(SocialAccount).where(SocialAccount.id == account_id).with_for_update()
-        ).one()
-    session.execute(
-        sa.update(SocialAccount)
-        .where(col(SocialAccount.id) == account_id)
-        .values(updated_at=SocialAccount.updated_at)
-        .execution_options(synchronize_session=False)
+    return account_tokens.refresh_locked(
+        run.engine, account_id, adapter, used_token=used_token, now=run.now()
     )
-    account = session.get(SocialAccount, account_id, populate_existing=True)
-    if account is None:
-        raise NotFound("The account no longer exists.")
-    return account
 
 
 def _wait(run: _Run, seconds: float) -> PublishResult:
@@ -530,7 +473,7 @@ def _error_of(outcome: Any) -> str:
 
 def _finish(
     run: _Run,
-    outcome: Outcome | _Reconnect,
+    outcome: Outcome | account_tokens.Reconnect,
     adapter: PlatformAdapter | None,
     *,
     attempt_id: int | None = None,
@@ -554,19 +497,19 @@ def _finish(
 def _write_outcome(
     session: Session,
     run: _Run,
-    outcome: Outcome | _Reconnect,
+    outcome: Outcome | account_tokens.Reconnect,
     adapter: PlatformAdapter | None,
     attempt_id: int | None,
 ) -> PublishResult:
     now = run.now()
-    if not isinstance(outcome, _Reconnect):
+    if not isinstance(outcome, account_tokens.Reconnect):
         _write_attempt(session, attempt_id, outcome, now)
     destination = _owned(session, run)
     if destination is None:
         return _lost_lease(session, run, outcome)
     if attempt_id is None and isinstance(outcome, Transient):
         destination.attempts += 1  # a refresh that could not be tried: a try all the same
-    if isinstance(outcome, _Reconnect):
+    if isinstance(outcome, account_tokens.Reconnect):
         return _needs_reconnect(session, run, destination, outcome.error, adapter)
     if isinstance(outcome, AuthExpired):
         account = session.get(SocialAccount, destination.social_account_id)
@@ -697,7 +640,7 @@ def _fail_in(
     return PublishResult(run.destination_id, "failed", message)
 
 
-def _lost_lease(session: Session, run: _Run, outcome: Outcome | _Reconnect) -> PublishResult:
+def _lost_lease(session: Session, run: _Run, outcome: Outcome | account_tokens.Reconnect) -> PublishResult:
     """The reaper took the row while we were publishing (we were slower than the lease)."""
     destination = session.get(PostDestination, run.destination_id)
     if destination is not None and isinstance(outcome, Published) and destination.status != D.PUBLISHED:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from postforge import routes
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services import posts, publishing, timefmt, workspaces
+from postforge.services import post_metrics, posts, publishing, timefmt, workspaces
 from postforge.services.errors import ServiceError
 from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
@@ -58,6 +58,28 @@ class DestinationDetail(BaseModel):
     url: str
     failed: bool
     needs_review: bool
+    engagement: str = ""  # "12 likes · 3 comments · 1 share" ("" before the first reading)
+    engagement_at: str = ""  # when it was read, in the viewer's zone
+
+
+def engagement_line(metrics: post_metrics.MetricsView | None) -> str:
+    """The numbers a platform reported, the ones it reports at all (views and reach only when > 0)."""
+    if metrics is None:
+        return ""
+    parts = [
+        _count(metrics.likes, "like"),
+        _count(metrics.comments, "comment"),
+        _count(metrics.shares, "share"),
+    ]
+    if metrics.impressions:
+        parts.append(_count(metrics.impressions, "view"))
+    if metrics.reach:
+        parts.append(f"reached {metrics.reach:,}")
+    return " · ".join(parts)
+
+
+def _count(value: int, noun: str) -> str:
+    return f"{value:,} {noun}{'' if value == 1 else 's'}"
 
 
 class PostRow(BaseModel):
@@ -163,6 +185,8 @@ def destination_detail(d: posts.DestinationView, zone: str) -> DestinationDetail
         url=d.platform_post_url or "",
         failed=d.status == "failed",
         needs_review=d.status == "needs_review",
+        engagement=engagement_line(d.metrics),
+        engagement_at=timefmt.format_local(d.metrics.collected_at, zone) if d.metrics else "",
     )
 
 

@@ -5,6 +5,7 @@ import pytest
 from postforge.settings import load_settings
 from worker.celery_app import (
     APPLY_IDENTITY_EVENT_TASK,
+    COLLECT_METRICS_TASK,
     CONTROL_QUEUE,
     DEFAULT_QUEUE,
     DISPATCH_TASK,
@@ -28,7 +29,9 @@ def test_beats_ticks_never_wait_behind_due_publishes(task_name) -> None:
     assert _queue_of(app, task_name) == CONTROL_QUEUE
 
 
-@pytest.mark.parametrize("task_name", [PUBLISH_TASK, APPLY_IDENTITY_EVENT_TASK, PROCESS_STRIPE_EVENT_TASK])
+@pytest.mark.parametrize(
+    "task_name", [PUBLISH_TASK, APPLY_IDENTITY_EVENT_TASK, PROCESS_STRIPE_EVENT_TASK, COLLECT_METRICS_TASK]
+)
 def test_the_work_goes_to_the_default_queue(task_name) -> None:
     app = create_celery_app(load_settings())
     assert _queue_of(app, task_name) == DEFAULT_QUEUE
