@@ -5,7 +5,7 @@ import reflex as rx
 from postforge import routes
 from postforge.components.cards import stat_card
 from postforge.components.layout import template
-from postforge.state.pages import AdminState, HealthItem, OwedItem
+from postforge.state.pages import AdminState, HealthItem, OwedItem, PlatformTrouble
 
 
 def _table(headers: list[str], body: rx.Component) -> rx.Component:
@@ -63,6 +63,40 @@ def _billing_watch() -> rx.Component:
     )
 
 
+def _trouble_row(item: PlatformTrouble) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item.platform),
+        rx.table.cell(item.rate_limited_last_hour),
+        rx.table.cell(item.failed_last_day),
+    )
+
+
+def _publishing_watch() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Publishing", size="4", as_="h2"),
+        rx.grid(
+            stat_card("Overdue (due > 1 min ago)", AdminState.publish_overdue, "alarm-clock"),
+            stat_card("Being published", AdminState.publish_in_flight, "send"),
+            stat_card("Need review", AdminState.publish_needs_review, "circle-help"),
+            stat_card("Accounts to reconnect", AdminState.accounts_needing_reconnect, "unplug"),
+            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.cond(
+            AdminState.publish_trouble.length() > 0,
+            _table(
+                ["Platform", "Rate-limited (last hour)", "Failed (last 24 h)"],
+                rx.foreach(AdminState.publish_trouble, _trouble_row),
+            ),
+            rx.text("No rate limit or failure on any platform lately.", color=rx.color("gray", 11)),
+        ),
+        spacing="3",
+        width="100%",
+        id="admin-publishing",
+    )
+
+
 @template(route=routes.ADMIN, title="Admin", on_load=AdminState.load)
 def admin_page() -> rx.Component:
     return rx.vstack(
@@ -86,6 +120,7 @@ def admin_page() -> rx.Component:
             AdminState.checkout_mode,
             color=rx.color("gray", 11),
         ),
+        _publishing_watch(),
         _billing_watch(),
         spacing="4",
         width="100%",

@@ -22,9 +22,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from postforge.db import get_engine
 from postforge.models.base import utcnow
+from postforge.services import publishing_health
 from postforge.services.heartbeat import heartbeat_age_seconds, latest_heartbeat, worker_alive
 from postforge.settings import get_settings
 
@@ -59,10 +61,11 @@ class HealthReport:
     database: ComponentHealth
     broker: ComponentHealth
     worker: WorkerHealth
+    publishing: ComponentHealth
 
     @property
     def ok(self) -> bool:
-        return self.database.ok and self.broker.ok and self.worker.ok
+        return self.database.ok and self.broker.ok and self.worker.ok and self.publishing.ok
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class HealthReport:
             "database": self.database.as_dict(),
             "broker": self.broker.as_dict(),
             "worker": self.worker.as_dict(),
+            "publishing": self.publishing.as_dict(),
         }
 
 
@@ -100,11 +104,15 @@ def check_health(
         limit = stale_seconds if stale_seconds is not None else get_settings().heartbeat_stale_seconds
         return _check_worker(engine or get_engine(), checked_at, limit)
 
+    def publishing() -> ComponentHealth:
+        return _check_publishing(engine or get_engine(), checked_at)
+
     results = _run_bounded(
         {
             "database": (database, ComponentHealth, "database unreachable"),
             "broker": (broker, ComponentHealth, "broker check failed"),
             "worker": (worker, WorkerHealth, "cannot read worker heartbeats"),
+            "publishing": (publishing, ComponentHealth, "cannot read the publishing backlog"),
         },
         time_limit,
     )
@@ -144,6 +152,13 @@ def _check_worker(engine: Engine, now: datetime, stale_seconds: float) -> Worker
         return WorkerHealth(True, detail, last_beat_at=latest.beat_at, age_seconds=age)
     detail = f"last heartbeat ({latest.worker}) is {age:.0f} s old, over the {stale_seconds:g} s limit"
     return WorkerHealth(False, detail, last_beat_at=latest.beat_at, age_seconds=age)
+
+
+def _check_publishing(engine: Engine, now: datetime) -> ComponentHealth:
+    """Degraded when due posts wait far past their time: dispatch is not running or not keeping up."""
+    with Session(engine) as session:
+        waiting = publishing_health.backlog(session, now)
+    return ComponentHealth(not waiting.stuck, waiting.summary())
 
 
 def _check_broker(url: str, timeout: float) -> ComponentHealth:

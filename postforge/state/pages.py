@@ -6,7 +6,8 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import admin, billing, health
+from postforge.platforms import rules
+from postforge.services import admin, billing, health, publishing_health
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
 
@@ -15,6 +16,12 @@ class HealthItem(BaseModel):
     name: str
     ok: bool
     detail: str
+
+
+class PlatformTrouble(BaseModel):
+    platform: str  # its label ("X", "LinkedIn")
+    rate_limited_last_hour: int
+    failed_last_day: int
 
 
 class OwedItem(BaseModel):
@@ -45,6 +52,12 @@ class AdminState(rx.State):
     broker_mode: str = ""
     owed: list[OwedItem] = []
     stuck_stripe_events: int = 0
+    # Publishing: the backlog, what is in flight or waits for people, trouble per platform.
+    publish_in_flight: int = 0
+    publish_needs_review: int = 0
+    accounts_needing_reconnect: int = 0
+    publish_overdue: int = 0
+    publish_trouble: list[PlatformTrouble] = []
 
     @rx.event
     async def load(self):
@@ -58,8 +71,14 @@ class AdminState(rx.State):
                 ("Database", report.database),
                 ("Broker", report.broker),
                 ("Worker", report.worker),
+                ("Publishing", report.publishing),
             )
         ]
+        figures = await asyncio.to_thread(_in_session, publishing_health.publishing_health)
+        self.publish_in_flight, self.publish_needs_review = figures.in_flight, figures.needs_review
+        self.accounts_needing_reconnect = figures.accounts_needing_reconnect
+        self.publish_overdue = figures.backlog.overdue
+        self.publish_trouble = _trouble(figures)
         counts = await asyncio.to_thread(_in_session, admin.system_counts)
         self.users, self.workspaces = counts.users, counts.workspaces
         self.posts, self.failed_destinations = counts.posts, counts.failed_destinations
@@ -70,3 +89,15 @@ class AdminState(rx.State):
         self.environment = settings.environment
         self.checkout_mode = billing.checkout_mode(settings)
         self.broker_mode = "Redis" if settings.redis_url else "embedded (SQLite)"
+
+
+def _trouble(figures: publishing_health.PublishingHealth) -> list[PlatformTrouble]:
+    platforms = sorted(set(figures.rate_limited_last_hour) | set(figures.failed_last_day))
+    return [
+        PlatformTrouble(
+            platform=rules.rules_for(platform).label,
+            rate_limited_last_hour=figures.rate_limited_last_hour.get(platform, 0),
+            failed_last_day=figures.failed_last_day.get(platform, 0),
+        )
+        for platform in platforms
+    ]
