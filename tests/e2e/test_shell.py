@@ -43,6 +43,9 @@ def test_demo_dashboard_has_real_figures_and_every_nav_item_works(page, running_
         expect(page).to_have_url(re.compile(re.escape(route) + "$"))
         expect(page.get_by_role("heading", level=1)).to_have_text(label)
 
+    # The admin page (last in the menu) reports publishing: the health row and the backlog figures.
+    expect(page.locator("#admin-publishing")).to_contain_text("Being published")
+    expect(page.get_by_role("cell", name="Publishing", exact=True)).to_be_visible()
     assert page.console_watch.errors == []
 
 
@@ -73,4 +76,5 @@ def test_health_reports_worker_alive(running_app) -> None:
         time.sleep(1)
     assert body.get("status") == "ok", f"health never became ok: {body}\n{running_app.log_tail()}"
     assert body["worker"]["ok"] is True
+    assert body["publishing"]["ok"] is True, body["publishing"]
     assert body["database"]["ok"] is True
