@@ -125,6 +125,12 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The test runs twice: on SQLite (embedded mode) and on PostgreSQL (production)."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database number of its own, flushed before and after the test."""

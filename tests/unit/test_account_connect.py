@@ -52,11 +52,6 @@ from tests.support.platform_doubles import use_adapters
 APP_URL = "https://postforge.example"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @pytest.fixture(scope="module")
 def platform_server() -> Iterator[tuple[FakeOAuthPlatform, str]]:
     platform = FakeOAuthPlatform()

@@ -33,11 +33,6 @@ from tests.support import stripe_events as se
 from tests.support.factories import make_membership, make_user, make_workspace
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request) -> Engine:
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @dataclass
 class Shop:
     engine: Engine

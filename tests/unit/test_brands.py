@@ -9,11 +9,6 @@ from postforge.services.errors import Conflict, NotFound, PermissionDenied, Vali
 from tests.support.factories import make_membership, make_post, make_user, make_workspace
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @pytest.fixture
 def team(engine):
     with Session(engine, expire_on_commit=False) as session:

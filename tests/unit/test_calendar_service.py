@@ -20,11 +20,6 @@ from tests.support.factories import make_membership, make_social_account, make_u
 ZONES = ("America/New_York", "Europe/Berlin")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @dataclass
 class Team:
     editor: int

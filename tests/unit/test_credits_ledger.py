@@ -9,11 +9,6 @@ from postforge.services.errors import InsufficientCredits, PermissionDenied, Val
 from tests.support.factories import make_membership, make_user, make_workspace
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @pytest.fixture
 def funded(engine):
     """A workspace with 3 credits granted through the ledger, an editor and a viewer."""

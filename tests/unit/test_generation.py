@@ -28,11 +28,6 @@ from tests.fakes.server import serve
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @pytest.fixture(scope="module")
 def fake_server() -> Iterator[tuple[FakeAnthropic, str]]:
     fake = FakeAnthropic()

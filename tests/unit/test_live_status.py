@@ -35,11 +35,6 @@ from tests.support.factories import (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @dataclass
 class World:
     alice: int

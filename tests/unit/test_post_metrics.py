@@ -46,11 +46,6 @@ SETTINGS = load_settings(metrics_interval_minutes=60, metrics_window_days=7, met
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=utcnow().tzinfo)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 class CountingAdapter(PlatformAdapter):
     """Answers each read from `numbers` (post id → snapshot, None, or an exception to raise)."""
 

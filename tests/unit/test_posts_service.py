@@ -26,11 +26,6 @@ from postforge.services.errors import Conflict, NotFound, PermissionDenied, Vali
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @dataclass
 class Team:
     user: int

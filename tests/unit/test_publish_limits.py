@@ -17,11 +17,6 @@ from postforge.settings import load_settings
 HOURLY_THREE = RateLimitPolicy(capacity=3, per_seconds=3600)  # one token every 20 minutes
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 def test_the_policy_is_the_adapters_unless_the_settings_override_its_platform():
     assert publish_limits.policy_for(SandboxAdapter, load_settings()) == SandboxAdapter.rate_limit
     overridden = load_settings(platform_rate_limits="sandbox=5/10,x=100/900")

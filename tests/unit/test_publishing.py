@@ -65,11 +65,6 @@ SETTINGS = load_settings(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 class ScriptedAdapter(PlatformAdapter):
     """Answers each publish with the next scripted outcome (or callable(request) → outcome)."""
 

@@ -28,11 +28,6 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=utcnow().tzinfo)
 D = DestinationStatus
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @pytest.fixture
 def accounts(engine) -> dict[str, int]:
     with Session(engine) as session:

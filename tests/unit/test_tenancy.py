@@ -101,11 +101,6 @@ def discover() -> dict[str, Callable]:
 FUNCTIONS = discover()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @dataclass
 class World:
     target: int  # the workspace the outsider reaches for

@@ -34,11 +34,6 @@ ALLOWED = {
 ACTIONS = sorted(ALLOWED[Role.ADMIN])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request):
-    return request.getfixturevalue(f"{request.param}_engine")
-
-
 @pytest.fixture(autouse=True)
 def app_url(monkeypatch):
     monkeypatch.setenv("APP_URL", APP_URL)
