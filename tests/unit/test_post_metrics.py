@@ -41,12 +41,13 @@ from tests.support.factories import (
     make_user,
     make_workspace,
 )
+from tests.support.scripted_refresh import ScriptedRefresh
 
 SETTINGS = load_settings(metrics_interval_minutes=60, metrics_window_days=7, metrics_batch_size=50)
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=utcnow().tzinfo)
 
 
-class CountingAdapter(PlatformAdapter):
+class CountingAdapter(ScriptedRefresh, PlatformAdapter):
     """Answers each read from `numbers` (post id → snapshot, None, or an exception to raise)."""
 
     platform = Platform.MASTODON
@@ -56,8 +57,6 @@ class CountingAdapter(PlatformAdapter):
         super().__init__(SETTINGS)
         self.numbers = numbers or {}
         self.reads: list[tuple[str, str]] = []  # (access token, platform post id)
-        self.refresh_answer: TokenSet | Exception | None = None
-        self.refreshes = 0
 
     def publish(self, request):  # never called here
         raise AssertionError("reading numbers must not publish")
@@ -68,16 +67,6 @@ class CountingAdapter(PlatformAdapter):
         if isinstance(answer, Exception):
             raise answer
         return answer
-
-    def can_refresh(self, account: AccountCredentials) -> bool:
-        return self.refresh_answer is not None
-
-    def refresh(self, account: AccountCredentials) -> TokenSet:
-        self.refreshes += 1
-        if isinstance(self.refresh_answer, Exception):
-            raise self.refresh_answer
-        assert self.refresh_answer is not None
-        return self.refresh_answer
 
 
 @dataclass
@@ -247,7 +236,7 @@ def test_an_expiring_token_is_renewed_once_for_all_the_accounts_posts(engine, wo
     adapter.refresh_answer = TokenSet("access-2", expires_at=NOON + timedelta(hours=2))
 
     assert collect(engine, adapter).collected == 2
-    assert adapter.refreshes == 1
+    assert len(adapter.refreshed_with) == 1
     assert {token for token, _ in adapter.reads} == {"access-2"}
     with Session(engine) as session:
         stored = account_tokens.credentials_for(session.get(SocialAccount, world.account))

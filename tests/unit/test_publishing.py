@@ -28,7 +28,6 @@ from postforge.models import (
     utcnow,
 )
 from postforge.platforms.base import (
-    AccountCredentials,
     AuthExpired,
     Outcome,
     PlatformAdapter,
@@ -55,6 +54,7 @@ from tests.support.factories import (
     make_user,
     make_workspace,
 )
+from tests.support.scripted_refresh import ScriptedRefresh
 
 SETTINGS = load_settings(
     publish_max_attempts=3,
@@ -65,7 +65,7 @@ SETTINGS = load_settings(
 )
 
 
-class ScriptedAdapter(PlatformAdapter):
+class ScriptedAdapter(ScriptedRefresh, PlatformAdapter):
     """Answers each publish with the next scripted outcome (or callable(request) → outcome)."""
 
     platform = Platform.MASTODON
@@ -77,23 +77,11 @@ class ScriptedAdapter(PlatformAdapter):
         self.outcomes = list(outcomes)
         self.idempotent = idempotent
         self.calls: list[PublishRequest] = []
-        self.refresh_answer: TokenSet | Exception | None = None
-        self.refreshed_with: list[AccountCredentials] = []
 
     def publish(self, request: PublishRequest) -> Outcome:
         self.calls.append(request)
         outcome = self.outcomes.pop(0)
         return outcome(request) if callable(outcome) else outcome
-
-    def can_refresh(self, account: AccountCredentials) -> bool:
-        return self.refresh_answer is not None
-
-    def refresh(self, account: AccountCredentials) -> TokenSet:
-        self.refreshed_with.append(account)
-        if isinstance(self.refresh_answer, Exception):
-            raise self.refresh_answer
-        assert self.refresh_answer is not None
-        return self.refresh_answer
 
 
 @dataclass
