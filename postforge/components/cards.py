@@ -24,6 +24,11 @@ def stat_card(
     )
 
 
+def stat_grid(*cards: rx.Component) -> rx.Component:
+    """Stat cards side by side: one column on a phone, two on a tablet, four on a wide screen."""
+    return rx.grid(*cards, columns=rx.breakpoints(initial="1", sm="2", lg="4"), spacing="4", width="100%")
+
+
 def empty_state(icon: str, title: str, body: str, action: rx.Component | None = None) -> rx.Component:
     return rx.center(
         rx.vstack(

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from postforge import routes
-from postforge.components.cards import empty_state, stat_card
+from postforge.components.cards import empty_state, stat_card, stat_grid
 from postforge.components.layout import template
 from postforge.state.dashboard import DashboardState, StatusCount, UpcomingRow
 from postforge.state.shell import ShellState
@@ -54,14 +54,11 @@ def _status_badge(item: StatusCount) -> rx.Component:
 def dashboard() -> rx.Component:
     return rx.vstack(
         _worker_banner(),
-        rx.grid(
+        stat_grid(
             stat_card("Credits", ShellState.credits, "coins", test_id="stat-credits"),
             stat_card("Scheduled next 7 days", DashboardState.scheduled_next_7_days, "calendar-clock"),
             stat_card("Connected accounts", DashboardState.connected_accounts, "at-sign"),
             stat_card("Failed publishes", DashboardState.failed_destinations, "circle-x"),
-            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-            spacing="4",
-            width="100%",
         ),
         rx.hstack(
             rx.text("Posts:", weight="medium"),

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from postforge import routes
-from postforge.components.cards import stat_card
+from postforge.components.cards import stat_card, stat_grid
 from postforge.components.layout import template
 from postforge.state.pages import AdminState, HealthItem, OwedItem, PlatformTrouble
 
@@ -74,14 +74,11 @@ def _trouble_row(item: PlatformTrouble) -> rx.Component:
 def _publishing_watch() -> rx.Component:
     return rx.vstack(
         rx.heading("Publishing", size="4", as_="h2"),
-        rx.grid(
+        stat_grid(
             stat_card("Overdue (due > 1 min ago)", AdminState.publish_overdue, "alarm-clock"),
             stat_card("Being published", AdminState.publish_in_flight, "send"),
             stat_card("Need review", AdminState.publish_needs_review, "circle-help"),
             stat_card("Accounts to reconnect", AdminState.accounts_needing_reconnect, "unplug"),
-            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-            spacing="4",
-            width="100%",
         ),
         rx.cond(
             AdminState.publish_trouble.length() > 0,
@@ -102,14 +99,11 @@ def admin_page() -> rx.Component:
     return rx.vstack(
         rx.heading("System health", size="4", as_="h2"),
         _table(["Component", "Status", "Detail"], rx.foreach(AdminState.components, _health_row)),
-        rx.grid(
+        stat_grid(
             stat_card("Users", AdminState.users, "users"),
             stat_card("Workspaces", AdminState.workspaces, "building-2"),
             stat_card("Posts", AdminState.posts, "file-text"),
             stat_card("Failed publishes", AdminState.failed_destinations, "circle-x"),
-            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-            spacing="4",
-            width="100%",
         ),
         rx.text(
             "Mode: ",
