@@ -27,13 +27,23 @@ from postforge.platforms.base import (
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
+    PostMetricsSnapshot,
     PublishRequest,
     RateLimitPolicy,
     Rejected,
     TokenSet,
 )
 
-SCOPES = ("instagram_basic", "instagram_content_publish", "pages_show_list", "pages_read_engagement")
+# `instagram_manage_insights` lets PostForge read a post's reach, views and interactions.
+SCOPES = (
+    "instagram_basic",
+    "instagram_content_publish",
+    "instagram_manage_insights",
+    "pages_show_list",
+    "pages_read_engagement",
+)
+# `views` replaced `impressions` for media in Graph API v22.0; asking for the old one is an error.
+INSIGHT_METRICS = ("reach", "likes", "comments", "shares", "saved", "views")
 PAGE_FIELDS = "id,name,access_token,instagram_business_account{id,username,profile_picture_url}"
 
 
@@ -66,6 +76,26 @@ class InstagramAdapter(PlatformAdapter):
             return meta_graph.publish_container(
                 client, self._container_api(request.account), request, params, needs_processing=True
             )
+
+    def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
+        """The media's lifetime insights; None when Instagram won't say now."""
+        with self.http() as client:
+            numbers = meta_graph.fetch_insights(
+                client,
+                meta_graph.facebook_graph(self.settings),
+                platform_post_id,
+                account.access_token,
+                INSIGHT_METRICS,
+            )
+        if numbers is None:
+            return None
+        return PostMetricsSnapshot(
+            impressions=numbers.get("views"),
+            reach=numbers.get("reach"),
+            likes=numbers.get("likes"),
+            comments=numbers.get("comments"),
+            shares=numbers.get("shares"),
+        )
 
     def _container_api(self, account: AccountCredentials) -> meta_graph.ContainerApi:
         return meta_graph.ContainerApi(

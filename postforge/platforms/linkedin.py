@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -38,6 +39,7 @@ from postforge.platforms.base import (
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
+    PostMetricsSnapshot,
     Published,
     PublishRequest,
     RateLimited,
@@ -135,6 +137,36 @@ class LinkedInAdapter(PlatformAdapter):
         if not isinstance(response, httpx.Response):
             return response
         return self._publish_outcome(response)
+
+    def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
+        """Likes and comments of a post (`GET /rest/socialActions/{urn}`); None when LinkedIn
+        won't say now. Reading them needs `r_member_social`, which LinkedIn grants to approved
+        apps only: for everyone else this is a 403 and so None."""
+        if not platform_post_id.startswith("urn:li:"):
+            return None
+        with self.http() as client:
+            response = send(
+                client,
+                "GET",
+                # Rest.li 2.0 wants the URN percent-encoded as one path segment (its colons too).
+                f"{self.settings.linkedin_api_base}/rest/socialActions/{quote(platform_post_id, safe='')}",
+                headers=self._rest_headers(account.access_token),
+            )
+        if not isinstance(response, httpx.Response) or response.status_code != 200:
+            return None
+        body = _json(response)
+        likes = body.get("likesSummary")
+        comments = body.get("commentsSummary")
+        if not isinstance(likes, dict) and not isinstance(comments, dict):
+            return None  # not a social actions answer
+        comments = comments if isinstance(comments, dict) else {}
+        comment_count = _count(comments.get("aggregatedTotalComments"))
+        if comment_count is None:
+            comment_count = _count(comments.get("totalFirstLevelComments"))
+        return PostMetricsSnapshot(
+            likes=_count(likes.get("totalLikes")) if isinstance(likes, dict) else None,
+            comments=comment_count,
+        )
 
     def _rest_headers(self, access_token: str) -> dict[str, str]:
         return {
@@ -304,6 +336,10 @@ def _daily_reset(headers: Mapping[str, str], *, now: datetime | None = None) -> 
     if lowered & {"retry-after", "x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset"}:
         return retry_at_from_headers(headers, now=now)
     return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -200,6 +200,42 @@ def graph_request(
     return body
 
 
+def fetch_insights(
+    client: httpx.Client, graph: str, media_id: str, token: str, metrics: tuple[str, ...]
+) -> dict[str, int] | None:
+    """`GET /{media-id}/insights` as {metric: number}; None when Meta won't say now (any error,
+    a missing permission, an answer without one readable metric)."""
+    if not (media_id.isascii() and media_id.isdigit()):
+        return None  # Graph media ids are numbers; anything else could change the path
+    body = graph_request(client, "GET", f"{graph}/{media_id}/insights", token, {"metric": ",".join(metrics)})
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return None
+    numbers: dict[str, int] = {}
+    for item in body["data"]:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            value = _insight_value(item)
+            if value is not None:
+                numbers[item["name"]] = value
+    return numbers or None  # not one readable metric: nothing to report, not all zeros
+
+
+def _insight_value(item: Mapping[str, Any]) -> int | None:
+    """Lifetime metrics come as `values: [{"value": N}]`; totals as `total_value: {"value": N}`
+    (Meta uses both, depending on the metric and the API version)."""
+    total = item.get("total_value")
+    if isinstance(total, dict):
+        return _count(total.get("value"))
+    values = item.get("values")
+    if isinstance(values, list) and values and isinstance(values[0], dict):
+        return _count(values[0].get("value"))
+    return None
+
+
+def _count(value: Any) -> int | None:
+    # bool is an int in Python; a count never is one.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def expires_at_from(body: Mapping[str, Any], *, now: datetime | None = None) -> datetime | None:
     """`expires_in` seconds as a moment; None when the token does not expire (or none is given)."""
     try:

@@ -26,6 +26,7 @@ from postforge.platforms.base import (
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
+    PostMetricsSnapshot,
     PublishRequest,
     RateLimitPolicy,
     Rejected,
@@ -33,7 +34,9 @@ from postforge.platforms.base import (
 )
 
 API_VERSION = "v1.0"
-SCOPES = ("threads_basic", "threads_content_publish")
+# `threads_manage_insights` lets PostForge read a post's views, likes, replies and reposts.
+SCOPES = ("threads_basic", "threads_content_publish", "threads_manage_insights")
+INSIGHT_METRICS = ("views", "likes", "replies", "reposts", "quotes")
 PROFILE_FIELDS = "id,username,name,threads_profile_picture_url"
 
 
@@ -66,6 +69,25 @@ class ThreadsAdapter(PlatformAdapter):
                 params,
                 needs_processing=bool(request.media),
             )
+
+    def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
+        """The post's lifetime insights (Threads Insights API); None when Threads won't say now."""
+        with self.http() as client:
+            numbers = meta_graph.fetch_insights(
+                client,
+                f"{self._api_base}/{API_VERSION}",
+                platform_post_id,
+                account.access_token,
+                INSIGHT_METRICS,
+            )
+        if numbers is None:
+            return None
+        return PostMetricsSnapshot(
+            impressions=numbers.get("views"),
+            likes=numbers.get("likes"),
+            comments=numbers.get("replies"),
+            shares=_sum(numbers.get("reposts"), numbers.get("quotes")),
+        )
 
     def _container_api(self, account: AccountCredentials) -> meta_graph.ContainerApi:
         return meta_graph.ContainerApi(
@@ -169,3 +191,9 @@ def _container_params(text: str, media: MediaItem | None) -> dict[str, str] | Re
     return Rejected(
         f"Threads can't post a {media.mime_type} file; attach an image or a video.", http_status=422
     )
+
+
+def _sum(*counts: int | None) -> int | None:
+    """Reposts and quotes both spread a post; None only when Threads reported neither."""
+    known = [count for count in counts if count is not None]
+    return sum(known) if known else None

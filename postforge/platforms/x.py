@@ -35,6 +35,7 @@ from postforge.platforms.base import (
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
+    PostMetricsSnapshot,
     Published,
     PublishRequest,
     RateLimited,
@@ -96,6 +97,32 @@ class XAdapter(PlatformAdapter):
         if not isinstance(response, httpx.Response):
             return response
         return _publish_outcome(response, request.account.handle)
+
+    def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
+        """The post's `public_metrics`; None when X won't say now (or the post is gone)."""
+        if not (platform_post_id.isascii() and platform_post_id.isdigit()):
+            return None  # X ids are numbers; anything else could change the path
+        with self.http() as client:
+            response = send(
+                client,
+                "GET",
+                f"{self.settings.x_api_base}/2/tweets/{platform_post_id}",
+                params={"tweet.fields": "public_metrics"},
+                headers={"Authorization": f"Bearer {account.access_token}"},
+            )
+        if not isinstance(response, httpx.Response) or response.status_code != 200:
+            return None
+        # A deleted or hidden post is still a 200, with only `errors` (Not Found Error) and no `data`.
+        data = _json(response).get("data")
+        counts = data.get("public_metrics") if isinstance(data, dict) else None
+        if not isinstance(counts, dict):
+            return None
+        return PostMetricsSnapshot(
+            impressions=_count(counts.get("impression_count")),
+            likes=_count(counts.get("like_count")),
+            comments=_count(counts.get("reply_count")),
+            shares=_sum(_count(counts.get("retweet_count")), _count(counts.get("quote_count"))),
+        )
 
     # -- tokens ---------------------------------------------------------------------------------
 
@@ -247,6 +274,16 @@ def _epoch(value: str) -> datetime | None:
         return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError):
         return None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _sum(*counts: int | None) -> int | None:
+    """Reposts and quotes both spread a post; None only when X reported neither."""
+    known = [count for count in counts if count is not None]
+    return sum(known) if known else None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

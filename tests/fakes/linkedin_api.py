@@ -17,14 +17,19 @@ What it speaks, as LinkedIn does:
 * `POST /rest/posts` needs `LinkedIn-Version` (missing → 400 VERSION_MISSING, inactive → 426
   NONEXISTENT_VERSION) and `X-Restli-Protocol-Version: 2.0.0`; answers 201 with an empty body and
   the post's URN in `x-restli-id`; 401 for an unknown, expired or revoked token; 422
-  DUPLICATE_POST "Content is a duplicate of urn:li:share:…" for the same author and commentary.
+  DUPLICATE_POST "Content is a duplicate of urn:li:share:…" for the same author and commentary;
+* `GET /rest/socialActions/{urn}` (same version headers; the URN percent-encoded as one path
+  segment, else 400) → `likesSummary` / `commentsSummary` with the post's `total_likes`,
+  `first_level_comments` and `replies` (tests set them). It needs the restricted
+  `r_member_social` scope (403 ACCESS_DENIED without it, as for any app LinkedIn did not
+  approve); an unknown post → 404 NOT_FOUND.
 
 The commentary is read as LinkedIn's "little" text: escapes, `#hashtag` elements, hashtag
 templates and mentions are rendered; at the first unescaped reserved character the rest of the
 text is **silently dropped** and the answer is still 201 — LinkedIn's truncation. Each received
 post keeps the raw commentary, the rendered text and the hashtags (`fake.posts`).
 
-Faults (`fake.faults`, route names "posts", "token", "userinfo"): `fail_next` for 429/5xx, `drop_next`
+Faults (`fake.faults`, route names "posts", "social_actions", "token", "userinfo"): `fail_next` for 429/5xx, `drop_next`
 (the post is stored, then the connection is cut), `delay_next`. `throttle_daily()` queues the
 header-less 429 LinkedIn sends when a daily limit is reached.
 """
@@ -85,6 +90,10 @@ class LinkedInPost:
     body: dict[str, Any]
     headers: dict[str, str]
     received_at: float  # time.time() when the request arrived
+    # What `GET /rest/socialActions/{urn}` reports; tests set the numbers they expect back.
+    total_likes: int = 0
+    first_level_comments: int = 0
+    replies: int = 0  # replies to comments: counted in aggregatedTotalComments only
 
 
 @dataclass
@@ -118,6 +127,7 @@ class FakeLinkedIn:
                 Route("/oauth/v2/accessToken", self._token, methods=["POST"]),
                 Route("/v2/userinfo", self._userinfo),
                 Route("/rest/posts", self._create_post, methods=["POST"]),
+                Route("/rest/socialActions/{target}", self._social_actions),
             ]
         )
 
@@ -294,6 +304,51 @@ class FakeLinkedIn:
         if fault_taken is not None and fault_taken.kind == "drop":
             return dropped_response(201, fault_taken)
         return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
+
+    async def _social_actions(self, request: Request) -> Response:
+        fault = await self._fault("social_actions")
+        if fault is not None:
+            return fault
+        problem = self._version_problem(request)
+        if problem is not None:
+            return problem
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        raw_target = request.scope.get("raw_path", b"").rsplit(b"/", 1)[-1]
+        if b":" in raw_target:
+            return _rest_error(400, "ILLEGAL_ARGUMENT", "Syntax exception in path variables")
+        with self._lock:
+            scopes = set(self.access_tokens[token].scope.split(","))
+            urn = request.path_params["target"]
+            post = next((p for p in self.posts if p.urn == urn), None)
+        if "r_member_social" not in scopes:
+            return _rest_error(
+                403,
+                "ACCESS_DENIED",
+                f"Not enough permissions to access: socialActions.GET.{request.headers['linkedin-version']}",
+                service_code=100,
+            )
+        if post is None:
+            return _rest_error(404, "NOT_FOUND", f"Entity {urn} does not exist")
+        return JSONResponse(
+            {
+                "target": post.urn,
+                "$URN": f"urn:li:socialActions:{post.urn}",
+                "likesSummary": {
+                    "selectedLikes": [],
+                    "aggregatedTotalLikes": post.total_likes,
+                    "likedByCurrentUser": False,
+                    "totalLikes": post.total_likes,
+                },
+                "commentsSummary": {
+                    "selectedComments": [],
+                    "aggregatedTotalComments": post.first_level_comments + post.replies,
+                    "totalFirstLevelComments": post.first_level_comments,
+                    "commentsState": "OPEN",
+                },
+            }
+        )
 
     def _version_problem(self, request: Request) -> Response | None:
         version = request.headers.get("linkedin-version", "")

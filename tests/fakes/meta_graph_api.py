@@ -6,13 +6,15 @@ One Starlette app, three surfaces, each under the paths the real hosts use after
   one-hour token `{"access_token","user_id"}`), `/access_token?grant_type=th_exchange_token`
   (→ 60-day token), `/refresh_access_token?grant_type=th_refresh_token`, `/v1.0/me`,
   `/v1.0/{user}/threads` (POST: a container; GET: recent posts), `/v1.0/{user}/threads_publish`,
-  `/v1.0/{container or media}` (status / permalink);
+  `/v1.0/{container or media}` (status / permalink), `/v1.0/{media}/insights` (needs
+  `threads_manage_insights`);
 * the Threads authorization window (`threads_auth_base` = base_url + THREADS_WEB): `/oauth/authorize`;
 * Facebook Graph (`facebook_graph_base` = base_url, versioned paths `/v24.0/…`): `/oauth/access_token`
   (code → short-lived user token, `fb_exchange_token` → 60-day user token), `/me`, `/me/accounts`
   (Pages with their tokens and linked Instagram accounts, field expansion, paging),
   `/{page}/feed`, `/{page}/photos`, `/{ig-user}/media` (POST: a container; GET: recent media),
-  `/{ig-user}/media_publish`, `/{node}` (container status_code, permalink, post engagement);
+  `/{ig-user}/media_publish`, `/{node}` (container status_code, permalink, post engagement),
+  `/{ig-media}/insights` (needs `instagram_manage_insights` on the linked Page's token);
 * the Facebook Login dialog (`facebook_auth_base` = base_url + FACEBOOK_WEB): `/v24.0/dialog/oauth`.
 
 The dialogs auto-approve: they redirect to `redirect_uri` with `code` and `state`. Tokens are
@@ -20,6 +22,12 @@ checked for kind, owner and expiry; errors use the real envelope
 `{"error":{"message","type","code","error_subcode","fbtrace_id"}}` (190 for bad tokens, 100 for
 bad parameters, 9007 for a container not ready, 200 for a Page call without a Page token), and
 every Graph answer carries an `X-App-Usage` header.
+
+Insights answer `{"data": [{"name", "period": "lifetime", "values": [{"value": N}], "title",
+"description", "id"}]}` for each requested metric, with the numbers in the post's `insights` (tests
+set them; 0 when unset); metrics named in `total_value_metrics` come as `"total_value": {"value":
+N}` instead, the other shape Meta uses. A metric the platform does not offer for media → code 100;
+a post of another account → code 100 subcode 33 (not found); no permission → code 10.
 
 Containers finish at once, or after `container_polls_before_finished` status reads; a container
 published once answers a second publish with a Graph error. Posts are recorded in `posts` with
@@ -29,7 +37,7 @@ Fault routes for `faults` (tests/fakes/faults.py): "threads_token", "threads_exc
 "threads_refresh", "threads_me", "threads" (container create), "threads_publish", "facebook_token",
 "me", "accounts", "media" (Instagram container create), "media_publish", "container" (status
 reads), "node" (other object reads: permalink, metrics), "recent" (recent-post lists), "feed",
-"photos". A `drop` fault does the work (the post exists) and then cuts the connection.
+"photos", "insights". A `drop` fault does the work (the post exists) and then cuts the connection.
 `graph_error_next` and `throttle_next` queue errors in the real envelope.
 
     meta = FakeMetaGraph()
@@ -60,6 +68,36 @@ THREADS_API = "/threads-graph"
 THREADS_WEB = "/threads-web"
 FACEBOOK_WEB = "/facebook-web"
 THREADS_VERSION = "v1.0"
+
+# The permissions a finished connect grants (what the adapters ask for).
+THREADS_SCOPES = ("threads_basic", "threads_content_publish", "threads_manage_insights")
+PAGE_SCOPES = (
+    "pages_manage_posts",
+    "pages_read_engagement",
+    "pages_show_list",
+    "instagram_basic",
+    "instagram_content_publish",
+    "instagram_manage_insights",
+)
+# The metrics each platform's media insights offer (asking for any other is an error).
+INSIGHT_METRICS = {
+    "threads": frozenset({"views", "likes", "replies", "reposts", "quotes", "shares"}),
+    "instagram": frozenset(
+        {
+            "comments",
+            "follows",
+            "likes",
+            "profile_activity",
+            "profile_visits",
+            "reach",
+            "saved",
+            "shares",
+            "total_interactions",
+            "views",
+        }
+    ),
+}
+INSIGHTS_PERMISSION = {"threads": "threads_manage_insights", "instagram": "instagram_manage_insights"}
 
 SHORT_LIVED_SECONDS = 3600
 LONG_LIVED_SECONDS = 60 * 24 * 3600
@@ -121,6 +159,7 @@ class Post:
     received_at: float
     permalink: str
     container_id: str = ""
+    insights: dict[str, int] = field(default_factory=dict)  # metric → what insights report
 
 
 def _default_pages() -> list[FacebookPage]:
@@ -157,6 +196,7 @@ class FakeMetaGraph:
     container_final_status: str = "FINISHED"  # or "ERROR"
     container_error_message: str = "Media download has failed. The media URI doesn't meet our requirements."
     accounts_page_size: int = 25  # /me/accounts pages at most this many (and `limit`)
+    total_value_metrics: set[str] = field(default_factory=set)  # answered as `total_value`
     # What clients sent, for assertions.
     posts: list[Post] = field(default_factory=list)
     containers: dict[str, Container] = field(default_factory=dict)
@@ -202,13 +242,15 @@ class FakeMetaGraph:
             self.tokens[value] = Token(value, kind, owner, None if ttl is None else time.time() + ttl, scopes)
         return value
 
-    def threads_token(self, *, ttl: float = LONG_LIVED_SECONDS) -> str:
+    def threads_token(
+        self, *, ttl: float = LONG_LIVED_SECONDS, scopes: tuple[str, ...] = THREADS_SCOPES
+    ) -> str:
         """A long-lived Threads token for `threads_user`, as a finished connect would hold."""
-        return self.issue_token("threads_long", self.threads_user.id, ttl=ttl)
+        return self.issue_token("threads_long", self.threads_user.id, ttl=ttl, scopes=scopes)
 
-    def page_token(self, page_id: str) -> str:
+    def page_token(self, page_id: str, *, scopes: tuple[str, ...] = PAGE_SCOPES) -> str:
         """A non-expiring Page token, as a connect through a long-lived user token yields."""
-        return self.issue_token("page", page_id)
+        return self.issue_token("page", page_id, scopes=scopes)
 
     def run_oauth(
         self, config: Any, *, redirect_uri: str = "https://postforge.example/connect/callback"
@@ -518,6 +560,8 @@ class FakeMetaGraph:
         token = self._check_token(params, ("threads_long", "threads_short"))
         if isinstance(token, JSONResponse):
             return token
+        if edge == "insights" and request.method == "GET":
+            return await self._insights("threads", node, token, params)
         if node not in (token.owner, "me"):
             return self._not_found(node)
         if edge == "threads" and request.method == "GET":
@@ -565,6 +609,8 @@ class FakeMetaGraph:
             return token
         if node == "me" and edge == "accounts":
             return await self._accounts(request, token, params)
+        if edge == "insights" and request.method == "GET":
+            return await self._insights("instagram", node, token, params)
         page = next((page for page in self.pages if page.id == node), None)
         if page is not None and edge in ("feed", "photos") and request.method == "POST":
             if token.kind != "page" or token.owner != page.id:
@@ -804,6 +850,51 @@ class FakeMetaGraph:
         known["reactions"] = {"data": [], "summary": {"total_count": 7}}
         known["comments"] = {"data": [], "summary": {"total_count": 3}}
         return self._json(_select(known, params.get("fields", "id")))
+
+    async def _insights(self, platform: str, node: str, token: Token, params: dict[str, str]) -> Response:
+        fault = await self._fault("insights")
+        if fault and fault.kind == "status":
+            return fault.response()
+        with self._lock:
+            post = next((p for p in self.posts if p.id == node and p.platform == platform), None)
+            numbers = dict(post.insights) if post is not None else {}
+        if post is None or token.owner != self._insights_owner(post):
+            return self._not_found(node)
+        if INSIGHTS_PERMISSION[platform] not in token.scopes:
+            return self._error("(#10) Application does not have permission for this action", code=10)
+        metrics = [name for name in params.get("metric", "").split(",") if name]
+        offered = INSIGHT_METRICS[platform]
+        for index, name in enumerate(metrics):
+            if name not in offered:
+                return self._error(
+                    f"(#100) metric[{index}] must be one of the following values: {', '.join(sorted(offered))}",
+                    code=100,
+                )
+        if not metrics:
+            return self._error("(#100) The value must be a valid insights metric", code=100)
+        if fault and fault.kind == "drop":
+            return dropped_response()
+        data = []
+        for name in metrics:
+            item: dict[str, Any] = {
+                "name": name,
+                "period": "lifetime",
+                "title": name.replace("_", " ").capitalize(),
+                "description": f"The number of {name.replace('_', ' ')} of this post.",
+                "id": f"{node}/insights/{name}/lifetime",
+            }
+            if name in self.total_value_metrics:
+                item["total_value"] = {"value": numbers.get(name, 0)}
+            else:
+                item["values"] = [{"value": numbers.get(name, 0)}]
+            data.append(item)
+        return self._json({"data": data})
+
+    def _insights_owner(self, post: Post) -> str:
+        """Whose token may read a post's insights: the Threads user's, or the linked Page's."""
+        if post.platform == "instagram":
+            return next((p.id for p in self.pages if p.instagram and p.instagram.id == post.owner), "")
+        return post.owner
 
     def _record(self, post: Post) -> None:
         with self._lock:

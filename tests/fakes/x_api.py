@@ -20,9 +20,14 @@ What it speaks, as X does:
   text from the same user → 403 "You are not allowed to create a Tweet with duplicate content.";
   401 problem+json for a bad or expired token; 400 with `errors` for a missing text. Every
   answer carries the `x-rate-limit-*` (15-minute window, `window_limit`) and
-  `x-user-limit-24hour-*` (`daily_limit`) headers, resets in epoch seconds; over either → 429.
+  `x-user-limit-24hour-*` (`daily_limit`) headers, resets in epoch seconds; over either → 429;
+* `GET /2/tweets/{id}` (needs `tweet.read` and `users.read`) → `{"data": {"id", "text",
+  "edit_history_tweet_ids", "public_metrics"?}}`, `public_metrics` only when `tweet.fields` asks
+  for it, with the counts in the post's `public_metrics` (tests set them). An unknown id is a 200
+  with only `errors` (X's "Not Found Error"), a non-numeric one a 400; its own 15-minute window
+  (`lookup_window_limit`) with `x-rate-limit-*` headers, over it → 429.
 
-Faults (`fake.faults`, route names "tweets", "token", "users_me"): `fail_next` (429/5xx with the
+Faults (`fake.faults`, route names "tweets", "tweet_lookup", "token", "users_me"): `fail_next` (429/5xx with the
 headers you give), `drop_next` (the post is stored, then the connection is cut), `delay_next`.
 """
 
@@ -67,6 +72,20 @@ class XPost:
     text: str
     headers: dict[str, str]
     received_at: float  # time.time() when the request arrived
+    # What `GET /2/tweets/{id}` reports; tests set the numbers they expect back.
+    public_metrics: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "retweet_count",
+                "reply_count",
+                "like_count",
+                "quote_count",
+                "bookmark_count",
+                "impression_count",
+            ),
+            0,
+        )
+    )
 
 
 @dataclass
@@ -90,6 +109,7 @@ class FakeX:
     user: XUser = field(default_factory=XUser)
     window_limit: int = 100  # POST /2/tweets per user per 15 minutes
     daily_limit: int = 2400  # per user per 24 hours
+    lookup_window_limit: int = 900  # GET /2/tweets/{id} per user per 15 minutes
     faults: Faults = field(default_factory=Faults)
     posts: list[XPost] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
@@ -105,12 +125,15 @@ class FakeX:
         self._window_used = 0
         self._day_start = time.time()
         self._day_used = 0
+        self._lookup_window_start = time.time()
+        self._lookup_used = 0
         self.app = Starlette(
             routes=[
                 Route("/i/oauth2/authorize", self._authorize),
                 Route("/2/oauth2/token", self._token, methods=["POST"]),
                 Route("/2/users/me", self._users_me),
                 Route("/2/tweets", self._create_tweet, methods=["POST"]),
+                Route("/2/tweets/{id}", self._lookup_tweet),
             ]
         )
 
@@ -274,6 +297,53 @@ class FakeX:
             headers=headers,
         )
 
+    async def _lookup_tweet(self, request: Request) -> Response:
+        fault = self.faults.take("tweet_lookup")
+        if fault is not None and fault.kind == "status":
+            return fault.response()
+        if fault is not None and fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        if not {"tweet.read", "users.read"} <= set(token.scope.split()):
+            return _problem(403, "Forbidden", "You are not permitted to perform this action.")
+        headers, over = self._count_lookup()
+        if over:
+            return _problem(429, "Too Many Requests", "Too Many Requests", headers=headers)
+        post_id = request.path_params["id"]
+        if not post_id.isdigit():
+            return _invalid_request(
+                "id", f"The `id` query parameter value [{post_id}] is not valid", headers, value=[post_id]
+            )
+        with self._lock:
+            post = next((p for p in self.posts if p.id == post_id), None)
+            metrics = dict(post.public_metrics) if post is not None else {}
+        if fault is not None and fault.kind == "drop":
+            return dropped_response(200)
+        if post is None:
+            return JSONResponse({"errors": [_not_found(post_id)]}, headers=headers)
+        data: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
+        if "public_metrics" in request.query_params.get("tweet.fields", "").split(","):
+            data["public_metrics"] = metrics
+        return JSONResponse({"data": data}, headers=headers)
+
+    def _count_lookup(self) -> tuple[dict[str, str], bool]:
+        """The lookup endpoint's own 15-minute window (X limits each endpoint separately)."""
+        now = time.time()
+        with self._lock:
+            if now >= self._lookup_window_start + WINDOW_SECONDS:
+                self._lookup_window_start, self._lookup_used = now, 0
+            over = self._lookup_used >= self.lookup_window_limit
+            if not over:
+                self._lookup_used += 1
+            headers = {
+                "x-rate-limit-limit": str(self.lookup_window_limit),
+                "x-rate-limit-remaining": str(max(self.lookup_window_limit - self._lookup_used, 0)),
+                "x-rate-limit-reset": str(int(self._lookup_window_start + WINDOW_SECONDS)),
+            }
+        return headers, over
+
     def _authenticate(self, request: Request) -> tuple[_Token, Response | None]:
         header = request.headers.get("authorization", "")
         access = header[7:].strip() if header.startswith("Bearer ") else ""
@@ -346,10 +416,24 @@ def _problem(status: int, title: str, detail: str, headers: dict[str, str] | Non
     )
 
 
-def _invalid_request(parameter: str, message: str, headers: dict[str, str]) -> Response:
+def _not_found(post_id: str) -> dict[str, str]:
+    return {
+        "value": post_id,
+        "detail": f"Could not find tweet with id: [{post_id}].",
+        "title": "Not Found Error",
+        "resource_type": "tweet",
+        "parameter": "id",
+        "resource_id": post_id,
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
+def _invalid_request(
+    parameter: str, message: str, headers: dict[str, str], *, value: list[str] | None = None
+) -> Response:
     return JSONResponse(
         {
-            "errors": [{"parameters": {parameter: []}, "message": message}],
+            "errors": [{"parameters": {parameter: value or []}, "message": message}],
             "title": "Invalid Request",
             "detail": "One or more parameters to your request was invalid.",
             "type": "https://api.twitter.com/2/problems/invalid-request",

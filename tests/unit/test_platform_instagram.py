@@ -13,6 +13,7 @@ from postforge.platforms.base import (
     AuthExpired,
     ConnectFailed,
     MediaItem,
+    PostMetricsSnapshot,
     Published,
     PublishRequest,
     RateLimited,
@@ -190,6 +191,113 @@ def test_a_server_error_creating_the_container_is_transient(
     assert isinstance(adapter.publish(request_for(meta)), Transient)
 
 
+# -- metrics ----------------------------------------------------------------------------------
+
+
+def published_media(meta: FakeMetaGraph, adapter: InstagramAdapter, token: str | None = None) -> str:
+    outcome = adapter.publish(request_for(meta, token=token))
+    assert isinstance(outcome, Published)
+    return outcome.platform_post_id
+
+
+def metrics_account(meta: FakeMetaGraph, token: str | None = None) -> AccountCredentials:
+    return request_for(meta, token=token or meta.page_token(linked_page(meta).id)).account
+
+
+def test_metrics_map_reach_views_likes_comments_and_shares(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    media_id = published_media(meta, adapter)
+    [post] = meta.posts_on("instagram")
+    post.insights.update(reach=812, views=1304, likes=96, comments=11, shares=7, saved=19)
+
+    metrics = adapter.fetch_metrics(metrics_account(meta), media_id)
+
+    assert metrics == PostMetricsSnapshot(impressions=1304, reach=812, likes=96, comments=11, shares=7)
+
+
+def test_metrics_asks_for_views_not_the_retired_impressions(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    media_id = published_media(meta, adapter)
+    meta.total_value_metrics = {"views", "reach"}  # Meta's other shape
+    meta.posts_on("instagram")[0].insights.update(views=5, reach=4)
+
+    metrics = adapter.fetch_metrics(metrics_account(meta), media_id)
+
+    # The fake, like Graph v22+, refuses `impressions` for media: numbers prove it was not asked.
+    assert metrics == PostMetricsSnapshot(impressions=5, reach=4, likes=0, comments=0, shares=0)
+
+
+def test_a_page_token_without_the_insights_permission_reads_no_metrics(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    media_id = published_media(meta, adapter)
+    older = meta.page_token(
+        linked_page(meta).id, scopes=("instagram_basic", "instagram_content_publish", "pages_show_list")
+    )
+
+    assert adapter.fetch_metrics(metrics_account(meta, older), media_id) is None
+
+
+def test_an_unknown_media_or_another_pages_has_no_metrics(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    media_id = published_media(meta, adapter)
+    other_page = next(page for page in meta.pages if not page.instagram)
+
+    assert adapter.fetch_metrics(metrics_account(meta), "17999999999999999") is None
+    assert adapter.fetch_metrics(metrics_account(meta, meta.page_token(other_page.id)), media_id) is None
+
+
+@pytest.mark.parametrize("lose", ["expire", "revoke"])
+def test_an_expired_or_revoked_token_reads_no_metrics(
+    meta: FakeMetaGraph, adapter: InstagramAdapter, lose: str
+) -> None:
+    media_id = published_media(meta, adapter)
+    token = meta.page_token(linked_page(meta).id)
+    getattr(meta, lose)(token)
+
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is None
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_throttling_and_server_errors_mean_no_metrics(
+    meta: FakeMetaGraph, adapter: InstagramAdapter, status: int
+) -> None:
+    media_id = published_media(meta, adapter)
+    if status == 429:
+        meta.throttle_next("insights", code=80002, regain_minutes=3, status=429)
+    else:
+        meta.graph_error_next("insights", code=1, message="An unknown error has occurred.", status=status)
+
+    assert adapter.fetch_metrics(metrics_account(meta), media_id) is None
+    assert adapter.fetch_metrics(metrics_account(meta), media_id) is not None  # only that one
+
+
+@pytest.mark.parametrize(
+    "body", ["", {"error": "nope"}, {"data": None}, {"data": []}, {"data": [{"values": [{"value": 3}]}]}]
+)
+def test_a_malformed_answer_means_no_metrics(
+    meta: FakeMetaGraph, adapter: InstagramAdapter, body: object
+) -> None:
+    media_id = published_media(meta, adapter)
+    meta.faults.fail_next("insights", status=200, body=body)
+
+    assert adapter.fetch_metrics(metrics_account(meta), media_id) is None
+
+
+def test_a_timeout_or_dropped_connection_means_no_metrics(meta: FakeMetaGraph, base_url: str) -> None:
+    adapter = InstagramAdapter(meta.settings(base_url, platform_http_timeout_seconds=0.3))
+    adapter.container_poll_interval = 0.01
+    media_id = published_media(meta, adapter)
+    meta.faults.delay_next("insights", 1.5)
+    assert adapter.fetch_metrics(metrics_account(meta), media_id) is None
+
+    meta.faults.drop_next("insights")
+    assert adapter.fetch_metrics(metrics_account(meta), media_id) is None
+
+
 # -- connecting -------------------------------------------------------------------------------
 
 
@@ -209,7 +317,8 @@ def test_connect_gives_one_account_per_page_with_a_linked_instagram_account(
     accounts = adapter.complete_oauth(meta.run_oauth(config))
 
     assert meta.authorize_requests[-1]["scope"] == (
-        "instagram_basic,instagram_content_publish,pages_show_list,pages_read_engagement"
+        "instagram_basic,instagram_content_publish,instagram_manage_insights,pages_show_list,"
+        "pages_read_engagement"
     )
     assert [(a.profile.platform_account_id, a.profile.handle) for a in accounts] == [
         ("17841400000000001", "@adas.bakery"),
@@ -236,6 +345,10 @@ def test_connect_gives_one_account_per_page_with_a_linked_instagram_account(
         PublishRequest(text="Hi", idempotency_key="c" * 32, account=account, media=(IMAGE,))
     )
     assert isinstance(outcome, Published)
+    # … and reads its insights with it (connect asked for instagram_manage_insights).
+    meta.posts_on("instagram")[0].insights["reach"] = 12
+    metrics = adapter.fetch_metrics(account, outcome.platform_post_id)
+    assert metrics is not None and metrics.reach == 12
 
 
 def test_connect_without_a_linked_instagram_account_says_how_to_link_one(

@@ -16,6 +16,7 @@ from postforge.platforms.base import (
     AuthExpired,
     ConnectFailed,
     MediaItem,
+    PostMetricsSnapshot,
     Published,
     PublishRequest,
     RateLimited,
@@ -321,6 +322,108 @@ def test_the_registry_serves_the_linkedin_adapter(base_url):
 
     assert isinstance(adapter, LinkedInAdapter)
     assert (adapter.idempotent, adapter.connect_kind) == (False, "oauth")
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+READER = "w_member_social,r_member_social"  # an app LinkedIn approved for reading social actions
+
+
+def published_post(fake: FakeLinkedIn, adapter: LinkedInAdapter, text: str = "Counting likes") -> str:
+    outcome = adapter.publish(request(fake, text))
+    assert isinstance(outcome, Published)
+    return outcome.platform_post_id
+
+
+def test_metrics_are_the_posts_likes_and_all_its_comments(fake, adapter):
+    urn = published_post(fake, adapter)
+    post = fake.posts[0]
+    post.total_likes, post.first_level_comments, post.replies = 23, 4, 3
+
+    metrics = adapter.fetch_metrics(account(fake, fake.issue_token(scope=READER)), urn)
+
+    assert metrics == PostMetricsSnapshot(likes=23, comments=7)
+
+
+def test_first_level_comments_count_when_the_aggregate_is_missing(fake, adapter):
+    urn = published_post(fake, adapter)
+    body = {"likesSummary": {"totalLikes": 5}, "commentsSummary": {"totalFirstLevelComments": 2}}
+    fake.faults.fail_next("social_actions", status=200, body=body)
+
+    metrics = adapter.fetch_metrics(account(fake, fake.issue_token(scope=READER)), urn)
+
+    assert metrics == PostMetricsSnapshot(likes=5, comments=2)
+
+
+def test_the_urn_travels_percent_encoded_with_the_versioned_headers(fake, adapter):
+    urn = published_post(fake, adapter)
+    fake.posts[0].total_likes = 1
+    reader = account(fake, fake.issue_token(scope=READER))
+    assert adapter.fetch_metrics(reader, urn) == PostMetricsSnapshot(likes=1, comments=0)
+
+    # The fake refuses what LinkedIn refuses: a raw URN in the path, or no version header.
+    raw = httpx.get(
+        f"{adapter.settings.linkedin_api_base}/rest/socialActions/{urn}",
+        headers=adapter._rest_headers(reader.access_token),
+    )
+    assert raw.status_code == 400
+    unversioned = httpx.get(
+        f"{adapter.settings.linkedin_api_base}/rest/socialActions/{urn.replace(':', '%3A')}",
+        headers={"Authorization": f"Bearer {reader.access_token}"},
+    )
+    assert unversioned.status_code == 400 and unversioned.json()["code"] == "VERSION_MISSING"
+
+
+def test_without_linkedins_approval_to_read_there_are_no_metrics(fake, adapter):
+    urn = published_post(fake, adapter)
+
+    assert adapter.fetch_metrics(account(fake), urn) is None  # w_member_social only: 403
+
+
+def test_an_unknown_post_has_no_metrics(fake, adapter):
+    published_post(fake, adapter)
+    reader = account(fake, fake.issue_token(scope=READER))
+
+    assert adapter.fetch_metrics(reader, "urn:li:share:7100000000000999999") is None
+    assert adapter.fetch_metrics(reader, "7100000000000999999") is None  # not a URN at all
+
+
+@pytest.mark.parametrize("lose", ["expire", "revoke"])
+def test_an_expired_or_revoked_token_reads_no_metrics(fake, adapter, lose):
+    urn = published_post(fake, adapter)
+    token = fake.issue_token(scope=READER)
+    getattr(fake, lose)(token)
+
+    assert adapter.fetch_metrics(account(fake, token), urn) is None
+
+
+@pytest.mark.parametrize("status", [429, 500, 504])
+def test_throttling_and_server_errors_mean_no_metrics(fake, adapter, status):
+    urn = published_post(fake, adapter)
+    reader = account(fake, fake.issue_token(scope=READER))
+    fake.faults.fail_next("social_actions", status=status, body={"status": status, "message": "Try later"})
+
+    assert adapter.fetch_metrics(reader, urn) is None
+    assert adapter.fetch_metrics(reader, urn) is not None  # only that answer failed
+
+
+@pytest.mark.parametrize("body", ["not json", [], {"status": 200}, {"likesSummary": "many"}])
+def test_a_malformed_answer_means_no_metrics(fake, adapter, body):
+    urn = published_post(fake, adapter)
+    fake.faults.fail_next("social_actions", status=200, body=body)
+
+    assert adapter.fetch_metrics(account(fake, fake.issue_token(scope=READER)), urn) is None
+
+
+def test_a_timeout_or_dropped_connection_means_no_metrics(fake, base_url):
+    adapter = LinkedInAdapter(settings_for(base_url, platform_http_timeout_seconds=0.3))
+    urn = published_post(fake, adapter)
+    reader = account(fake, fake.issue_token(scope=READER))
+    fake.faults.delay_next("social_actions", 1.5)
+    assert adapter.fetch_metrics(reader, urn) is None
+
+    fake.faults.drop_next("social_actions")
+    assert adapter.fetch_metrics(reader, urn) is None
 
 
 # -- connecting ----------------------------------------------------------------------------------

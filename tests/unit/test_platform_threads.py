@@ -14,6 +14,7 @@ from postforge.platforms.base import (
     AuthExpired,
     ConnectFailed,
     MediaItem,
+    PostMetricsSnapshot,
     Published,
     PublishRequest,
     RateLimited,
@@ -259,6 +260,154 @@ def test_an_unreachable_platform_is_transient(meta: FakeMetaGraph) -> None:
     assert isinstance(adapter.publish(request_for(meta, "any-token")), Transient)
 
 
+# -- metrics ----------------------------------------------------------------------------------
+
+
+def published_post(meta: FakeMetaGraph, adapter: ThreadsAdapter, token: str) -> str:
+    outcome = adapter.publish(request_for(meta, token))
+    assert isinstance(outcome, Published)
+    return outcome.platform_post_id
+
+
+def metrics_account(meta: FakeMetaGraph, token: str) -> AccountCredentials:
+    return request_for(meta, token).account
+
+
+def test_metrics_map_views_likes_replies_and_reposts_with_quotes(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter
+) -> None:
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    [post] = meta.posts_on("threads")
+    post.insights.update(views=980, likes=57, replies=8, reposts=5, quotes=2, shares=30)
+
+    metrics = adapter.fetch_metrics(metrics_account(meta, token), media_id)
+
+    assert metrics == PostMetricsSnapshot(impressions=980, likes=57, comments=8, shares=7)
+
+
+def test_metrics_read_the_total_value_shape_too(meta: FakeMetaGraph, adapter: ThreadsAdapter) -> None:
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    meta.posts_on("threads")[0].insights.update(views=40, likes=6, replies=1, reposts=2, quotes=0)
+    meta.total_value_metrics = {"likes", "reposts"}
+
+    metrics = adapter.fetch_metrics(metrics_account(meta, token), media_id)
+
+    assert metrics == PostMetricsSnapshot(impressions=40, likes=6, comments=1, shares=2)
+
+
+def test_an_account_connected_through_oauth_can_read_its_insights(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter
+) -> None:
+    [connected] = adapter.complete_oauth(
+        meta.run_oauth(adapter.oauth_client(redirect_uri="https://postforge.example/connect/callback"))
+    )
+    media_id = published_post(meta, adapter, connected.tokens.access_token)
+    meta.posts_on("threads")[0].insights["views"] = 3
+
+    metrics = adapter.fetch_metrics(metrics_account(meta, connected.tokens.access_token), media_id)
+
+    assert metrics is not None and metrics.impressions == 3
+
+
+def test_a_token_without_the_insights_permission_reads_no_metrics(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter
+) -> None:
+    media_id = published_post(meta, adapter, meta.threads_token())
+    older = meta.threads_token(scopes=("threads_basic", "threads_content_publish"))
+
+    assert adapter.fetch_metrics(metrics_account(meta, older), media_id) is None
+
+
+def test_an_unknown_post_or_someone_elses_has_no_metrics(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter
+) -> None:
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    stranger = meta.issue_token(
+        "threads_long", "26000000000000099", ttl=3600, scopes=("threads_manage_insights",)
+    )
+
+    assert adapter.fetch_metrics(metrics_account(meta, token), "18999999999999999") is None
+    assert adapter.fetch_metrics(metrics_account(meta, token), "me") is None
+    assert adapter.fetch_metrics(metrics_account(meta, stranger), media_id) is None
+
+
+@pytest.mark.parametrize("lose", ["expire", "revoke"])
+def test_an_expired_or_revoked_token_reads_no_metrics(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter, lose: str
+) -> None:
+    media_id = published_post(meta, adapter, meta.threads_token())
+    token = meta.threads_token()
+    getattr(meta, lose)(token)
+
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is None
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_throttling_and_server_errors_mean_no_metrics(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter, status: int
+) -> None:
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    if status == 429:
+        meta.throttle_next("insights", code=4, status=429)
+    else:
+        meta.graph_error_next("insights", code=2, message="Service temporarily unavailable", status=status)
+
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is None
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is not None  # only that one
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>oops</html>",
+        {"id": "1"},
+        {"data": "views"},
+        [{"name": "views", "values": [{"value": 1}]}],
+    ],
+)
+def test_a_malformed_answer_means_no_metrics(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter, body: object
+) -> None:
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    meta.faults.fail_next("insights", status=200, body=body)
+
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is None
+
+
+def test_unreadable_items_are_left_out_not_guessed(meta: FakeMetaGraph, adapter: ThreadsAdapter) -> None:
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    body = {
+        "data": [
+            {"name": "views", "values": [{"value": "many"}]},
+            {"name": "likes", "values": []},
+            {"name": "replies", "total_value": {"value": 4}},
+            "reposts",
+        ]
+    }
+    meta.faults.fail_next("insights", status=200, body=body)
+
+    metrics = adapter.fetch_metrics(metrics_account(meta, token), media_id)
+
+    assert metrics == PostMetricsSnapshot(comments=4)
+
+
+def test_a_timeout_or_dropped_connection_means_no_metrics(meta: FakeMetaGraph, base_url: str) -> None:
+    adapter = ThreadsAdapter(meta.settings(base_url, platform_http_timeout_seconds=0.3))
+    token = meta.threads_token()
+    media_id = published_post(meta, adapter, token)
+    meta.faults.delay_next("insights", 1.5)
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is None
+
+    meta.faults.drop_next("insights")
+    assert adapter.fetch_metrics(metrics_account(meta, token), media_id) is None
+
+
 # -- connecting and tokens --------------------------------------------------------------------
 
 
@@ -270,7 +419,10 @@ def test_connect_trades_the_code_for_a_long_lived_token_and_reads_the_profile(
 
     [account] = adapter.complete_oauth(token)
 
-    assert meta.authorize_requests[-1]["scope"] == "threads_basic,threads_content_publish"
+    assert (
+        meta.authorize_requests[-1]["scope"]
+        == "threads_basic,threads_content_publish,threads_manage_insights"
+    )
     assert meta.authorize_requests[-1]["surface"] == "threads"
     assert account.profile.platform_account_id == meta.threads_user.id
     assert account.profile.handle == "@ada.threads"

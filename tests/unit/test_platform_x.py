@@ -15,6 +15,7 @@ from postforge.platforms.base import (
     AuthExpired,
     ConnectFailed,
     MediaItem,
+    PostMetricsSnapshot,
     Published,
     PublishRequest,
     RateLimited,
@@ -264,6 +265,104 @@ def test_the_registry_serves_the_x_adapter(base_url):
     assert isinstance(adapter, XAdapter)
     assert (adapter.idempotent, adapter.connect_kind) == (False, "oauth")
     assert (adapter.rate_limit.capacity, adapter.rate_limit.per_seconds) == (100, 900)
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+
+def published_post(fake: FakeX, adapter: XAdapter, text: str = "Counting engagement") -> str:
+    outcome = adapter.publish(request(fake, text))
+    assert isinstance(outcome, Published)
+    return outcome.platform_post_id
+
+
+def test_metrics_map_public_metrics_with_retweets_and_quotes_as_shares(fake, adapter):
+    post_id = published_post(fake, adapter)
+    fake.posts[0].public_metrics.update(
+        impression_count=1520, like_count=41, reply_count=6, retweet_count=9, quote_count=3, bookmark_count=4
+    )
+
+    metrics = adapter.fetch_metrics(account(fake), post_id)
+
+    assert metrics == PostMetricsSnapshot(impressions=1520, likes=41, comments=6, shares=12)
+
+
+def test_a_fresh_post_reports_zeros_not_nothing(fake, adapter):
+    post_id = published_post(fake, adapter)
+
+    assert adapter.fetch_metrics(account(fake), post_id) == PostMetricsSnapshot(
+        impressions=0, likes=0, comments=0, shares=0
+    )
+
+
+def test_a_deleted_or_unknown_post_has_no_metrics(fake, adapter):
+    published_post(fake, adapter)
+
+    # X answers 200 with only a "Not Found Error" for an id it does not know.
+    assert adapter.fetch_metrics(account(fake), "1790000000000999999") is None
+    assert adapter.fetch_metrics(account(fake), "not-a-post-id") is None
+
+
+@pytest.mark.parametrize("lose", ["expire", "revoke"])
+def test_an_expired_or_revoked_token_reads_no_metrics(fake, adapter, lose):
+    post_id = published_post(fake, adapter)
+    token, _ = fake.issue_tokens()
+    getattr(fake, lose)(token)
+
+    assert adapter.fetch_metrics(account(fake, access_token=token), post_id) is None
+
+
+def test_a_token_without_read_access_reads_no_metrics(fake, adapter):
+    post_id = published_post(fake, adapter)
+    write_only, _ = fake.issue_tokens(scope="tweet.write")
+
+    assert adapter.fetch_metrics(account(fake, access_token=write_only), post_id) is None
+
+
+def test_the_lookup_windows_limit_means_no_metrics_for_now(fake, adapter):
+    post_id = published_post(fake, adapter)
+    fake.lookup_window_limit = 1
+    assert adapter.fetch_metrics(account(fake), post_id) is not None
+
+    assert adapter.fetch_metrics(account(fake), post_id) is None
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_rate_limits_and_server_errors_mean_no_metrics(fake, adapter, status):
+    post_id = published_post(fake, adapter)
+    fake.faults.fail_next("tweet_lookup", status=status, body={"title": "Unavailable", "status": status})
+
+    assert adapter.fetch_metrics(account(fake), post_id) is None
+    assert adapter.fetch_metrics(account(fake), post_id) is not None  # only that answer failed
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html>Bad gateway</html>", {"data": {"id": "1", "public_metrics": "lots"}}, {"data": ["1"]}, []],
+)
+def test_a_malformed_answer_means_no_metrics(fake, adapter, body):
+    post_id = published_post(fake, adapter)
+    fake.faults.fail_next("tweet_lookup", status=200, body=body)
+
+    assert adapter.fetch_metrics(account(fake), post_id) is None
+
+
+def test_a_timeout_or_dropped_connection_means_no_metrics(fake, base_url):
+    adapter = XAdapter(settings_for(base_url, platform_http_timeout_seconds=0.3))
+    post_id = published_post(fake, adapter)
+    fake.faults.delay_next("tweet_lookup", 1.5)
+    assert adapter.fetch_metrics(account(fake), post_id) is None
+
+    fake.faults.drop_next("tweet_lookup")
+    assert adapter.fetch_metrics(account(fake), post_id) is None
+
+
+def test_an_unreachable_x_means_no_metrics(fake):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    assert XAdapter(settings_for(closed)).fetch_metrics(account(fake), "1790000000000000001") is None
 
 
 # -- connecting ----------------------------------------------------------------------------------
