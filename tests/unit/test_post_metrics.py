@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from postforge.db import get_engine
 from postforge.models import (
     AccountStatus,
     DestinationStatus,
@@ -29,9 +30,9 @@ from postforge.platforms.base import (
     RefreshRevoked,
     TokenSet,
 )
-from postforge.services import account_tokens, post_metrics, posts
+from postforge.services import account_tokens, post_metrics, posts, publishing
 from postforge.services.post_metrics import MetricsView
-from postforge.settings import load_settings
+from postforge.settings import get_settings, load_settings
 from postforge.state.posts import engagement_line
 from tests.support.factories import (
     make_destination,
@@ -283,3 +284,33 @@ def test_the_engagement_line_names_views_and_reach_only_when_reported() -> None:
         engagement_line(MetricsView(12_500, 8_000, 310, 42, 7, at))
         == "310 likes · 42 comments · 7 shares · 12,500 views · reached 8,000"
     )
+
+
+def test_a_post_published_to_the_sandbox_gets_its_numbers_read_end_to_end(
+    sqlite_url, sqlite_engine, monkeypatch
+) -> None:
+    # The real registry and sandbox adapter (which writes to the app's database): publish, then read.
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        with Session(sqlite_engine) as session:
+            user = make_user(session, name="Demo")
+            workspace = make_workspace(session, owner=user)
+            account = make_social_account(session, workspace, platform=Platform.SANDBOX, handle="@demo")
+            account_tokens.store_tokens(account, TokenSet("sandbox"))
+            post = make_post(session, workspace, status=PostStatus.SCHEDULED, content="Hello sandbox")
+            dest = make_destination(
+                session, post, account, next_attempt_at=utcnow() - timedelta(seconds=1)
+            ).id
+            session.commit()
+        publishing.dispatch_due(sqlite_engine)
+        assert publishing.publish_destination(sqlite_engine, dest).status == "published"
+
+        result = post_metrics.collect_due(sqlite_engine, settings=SETTINGS)
+        assert result == post_metrics.CollectResult(collected=1)
+        [row] = rows(sqlite_engine, dest)
+        assert 0 <= row.reach <= row.impressions and row.likes <= row.impressions
+    finally:
+        get_settings.cache_clear()
+        get_engine.cache_clear()
