@@ -17,7 +17,6 @@ from tests.unit.test_account_connect import (  # noqa: F401 — fixtures
     APP_URL,
     authorize_at_platform,
     begin,
-    engine,
     platform,
     platform_server,
     world,
