@@ -200,12 +200,11 @@ def test_one_look_costs_at_most_two_queries_busy_or_idle(engine, world) -> None:
     assert len(busy) <= 2, busy
 
 
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)  # a PostgreSQL planner check
 def test_the_change_query_starts_from_the_updated_at_index(engine, world) -> None:
     """A busy workspace (thousands of posts, all changed long ago): PostgreSQL finds the few
     destinations changed since the last look through ix_post_destinations_updated_at and joins
     only those to their posts, instead of walking every post of the workspace each second."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL planner check")
     day_ago = utcnow() - timedelta(days=1)
     with engine.begin() as connection:
         post_ids = connection.execute(
