@@ -166,6 +166,15 @@ def test_a_refused_database_url_does_not_echo_its_password(monkeypatch: pytest.M
         ("SMTP_URL", "http://mail.example.com"),
         ("LOG_LEVEL", "LOUD"),
         ("SANDBOX_PLATFORM_ENABLED", "perhaps"),
+        ("DISPATCH_INTERVAL_SECONDS", "0"),
+        ("DISPATCH_BATCH_SIZE", "lots"),
+        ("PUBLISH_MAX_ATTEMPTS", "0"),
+        ("PUBLISH_LEASE_SECONDS", "1"),
+        ("METRICS_INTERVAL_MINUTES", "0"),
+        ("METRICS_INTERVAL_MINUTES", "hourly"),
+        ("METRICS_WINDOW_DAYS", "-1"),
+        ("METRICS_WINDOW_DAYS", "365"),
+        ("METRICS_BATCH_SIZE", "0"),
     ],
 )
 def test_malformed_values_name_their_variable(
