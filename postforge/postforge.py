@@ -22,6 +22,7 @@ from postforge.pages import (  # noqa: F401 — pages register themselves
     sandbox_feed,
     settings,
 )
+from postforge.state.session_guard import SessionGuard
 from worker import enqueue
 
 enqueue.install()
@@ -31,3 +32,5 @@ app = rx.App(
     html_lang="en",
     head_components=[rx.el.meta(name="description", content="AI social media post generator and scheduler.")],
 )
+# Every event of a PostForge state re-validates its browser session before the handler runs.
+app.add_middleware(SessionGuard())

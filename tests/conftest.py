@@ -150,3 +150,17 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the app's own engine (what Reflex states use) at a migrated temporary database."""
+    from postforge.db import get_engine
+    from postforge.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield sqlite_url
+    get_settings.cache_clear()
+    get_engine.cache_clear()

@@ -5,14 +5,22 @@ keeps its SHA-256 with expiry and revocation, so tampering with the token just s
 """
 
 import asyncio
+from contextvars import ContextVar
 from urllib.parse import quote, urlsplit
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from postforge import routes
 from postforge.db import session_scope
 from postforge.services import accounts_auth
 from postforge.services.accounts_auth import AuthContext
+from postforge.state.public import public_event
+
+# The session check the guard made for the event being processed (token, who): handlers asking
+# `current_user()` in the same foreground event reuse it instead of querying again. Background
+# events never set it, so each of their checks goes to the database.
+_validated: ContextVar[tuple[str, AuthContext] | None] = ContextVar("postforge_validated", default=None)
 
 
 def _resolve(token: str) -> AuthContext | None:
@@ -43,40 +51,51 @@ class AuthState(rx.State):
         return self.user_id > 0
 
     async def current_user(self) -> AuthContext | None:
-        """Re-check the token against the database (never trust state from an earlier event)."""
-        if not self.session_token:
-            self._forget()
-            return None
-        context = await asyncio.to_thread(_resolve, self.session_token)
+        """Who holds this browser's session, checked in this event (never trusted from an earlier one)."""
+        known = _validated.get()
+        if known is not None and known[0] == self.session_token:
+            self._remember(known[1])
+            return known[1]
+        return await self.revalidate(remember=False)
+
+    async def revalidate(self, *, remember: bool) -> AuthContext | None:
+        """Check the token against the database; `remember` lets this event's handlers reuse it."""
+        token = self.session_token
+        context = await asyncio.to_thread(_resolve, token) if token else None
+        _validated.set((token, context) if remember and context is not None else None)
         if context is None:
             self._forget()
             return None
+        self._remember(context)
+        return context
+
+    def _remember(self, context: AuthContext) -> None:
         self.user_id, self.user_email, self.user_name = context.user_id, context.email, context.name
         self.user_timezone, self.is_admin = context.timezone, context.is_admin
         self._session_workspace_id = context.workspace_id or 0
         self._session_id = context.session_id
-        return context
 
     def _forget(self) -> None:
+        _validated.set(None)
         self.user_id, self.user_email, self.user_name, self.is_admin = 0, "", "", False
         self._session_workspace_id, self._session_id = 0, 0
 
     @rx.event
+    @public_event
     async def require_login(self):
         if await self.current_user() is None:
-            path = (self.router.url.path or "").rstrip("/") or routes.DASHBOARD
-            query = self.router.url.query or ""
-            asked_for = path + (f"?{query}" if query else "")
-            return rx.redirect(f"{routes.SIGN_IN}?next={quote(asked_for, safe='')}")
+            return sign_in_redirect(self.router)
         return None
 
     @rx.event
+    @public_event
     async def redirect_if_signed_in(self):
         if await self.current_user() is not None:
             return rx.redirect(routes.DASHBOARD)
         return None
 
     @rx.event
+    @public_event
     async def sign_out(self):
         token = self.session_token
         if token:
@@ -88,6 +107,14 @@ class AuthState(rx.State):
     def start_session(self, token: str, next_path: str = ""):
         self.session_token = token
         return rx.redirect(safe_next(next_path))
+
+
+def sign_in_redirect(router) -> EventSpec:
+    """To the sign-in page, coming back to the page the visitor asked for."""
+    path = (router.url.path or "").rstrip("/") or routes.DASHBOARD
+    query = router.url.query or ""
+    asked_for = path + (f"?{query}" if query else "")
+    return rx.redirect(f"{routes.SIGN_IN}?next={quote(asked_for, safe='')}")
 
 
 def _sign_out(token: str) -> None:

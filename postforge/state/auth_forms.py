@@ -13,6 +13,7 @@ from postforge.db import session_scope
 from postforge.services import accounts_auth, oidc, workspaces
 from postforge.services.errors import RateLimited, ServiceError
 from postforge.state.auth import AuthState, safe_next
+from postforge.state.public import public_state
 
 
 def _client_ip(state: rx.State) -> str:
@@ -40,6 +41,7 @@ class FormState(AuthState):
         self.error, self.error_field, self.notice, self.busy = "", "", "", True
 
 
+@public_state
 class SignInState(FormState):
     email: str = ""
     next_path: str = ""
@@ -77,6 +79,7 @@ class SignInState(FormState):
         return self.start_session(token, self.next_path)
 
 
+@public_state
 class RegisterState(FormState):
     name: str = ""
     email: str = ""
@@ -118,6 +121,7 @@ class RegisterState(FormState):
         return self.start_session(token, routes.DASHBOARD)
 
 
+@public_state
 class ForgotPasswordState(FormState):
     email: str = ""
 
@@ -142,6 +146,7 @@ class ForgotPasswordState(FormState):
         )
 
 
+@public_state
 class ResetPasswordState(FormState):
     @rx.event
     async def submit(self, form: dict):
@@ -188,6 +193,7 @@ class AcceptInviteState(FormState):
         return [rx.toast.success("You joined the workspace."), rx.redirect(routes.DASHBOARD)]
 
 
+@public_state
 class AuthCompleteState(AuthState):
     """Lands here after an OIDC provider: trade the one-time handoff code for a session."""
 

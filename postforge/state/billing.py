@@ -18,6 +18,8 @@ from postforge.db import session_scope
 from postforge.services import billing, stripe_sandbox, timefmt
 from postforge.services.errors import ServiceError
 from postforge.settings import get_settings
+from postforge.state import background
+from postforge.state.session_guard import still_signed_in
 from postforge.state.shell import ShellState
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ class BillingState(rx.State):
     total: int = 0
     offset: int = 0
     opening_portal: bool = False
+    _runs: dict[str, str] = {}  # the tier refresher (see `background`)
 
     @rx.var
     def has_older(self) -> bool:
@@ -264,14 +267,21 @@ class BillingState(rx.State):
             yield rx.toast.error(error.message)
             return
         yield rx.toast.success("Subscription canceled in the sandbox.")
+        background.book(self, "refresh_tier")
         yield BillingState.refresh_tier
 
     @rx.event(background=True)
     async def refresh_tier(self):
         """Re-read the tier until the worker has processed the change (a few seconds at most)."""
+        async with self:
+            me = background.claim(self, "refresh_tier")
+        if me is None:
+            return  # only the cancel button starts it, once per click
         for _ in range(10):
             await asyncio.sleep(POLL_SECONDS)
             async with self:
+                if not background.is_current(self, "refresh_tier", me) or not await still_signed_in(self):
+                    return
                 shell = await self.get_state(ShellState)
                 user_id, workspace_id, timezone = shell.user_id, shell.workspace_id, shell.workspace_timezone
                 was = self.subscribed
@@ -302,7 +312,7 @@ class CheckoutState(rx.State):
     balance: int = 0
     waited: int = 0
     message: str = ""
-    _watch: int = 0
+    _runs: dict[str, str] = {}  # the page's watcher (see `background`)
 
     @rx.var
     def progress(self) -> int:
@@ -313,13 +323,14 @@ class CheckoutState(rx.State):
         shell = await self.get_state(ShellState)
         self.session_id = _query(self, "session_id")
         self.phase, self.waited, self.message = "waiting", 0, ""
-        self._watch += 1
+        background.cancel(self, "watch")
         if not shell.signed_in or not self.session_id:
             self.phase = "unknown"
             self.message = (
                 "This page needs the checkout it belongs to. Your payments are on the billing page."
             )
             return None
+        background.book(self, "watch")
         return CheckoutState.watch
 
     def _apply(self, status: billing.CheckoutStatus) -> None:
@@ -335,8 +346,11 @@ class CheckoutState(rx.State):
     @rx.event(background=True)
     async def watch(self):
         async with self:
+            me = background.claim(self, "watch")
             shell = await self.get_state(ShellState)
-            user_id, session_id, watch = shell.user_id, self.session_id, self._watch
+            user_id, session_id = shell.user_id, self.session_id
+        if me is None:
+            return  # one watcher per visit of the page, whatever the client sends
         started = time.monotonic()
         while True:
             try:
@@ -345,13 +359,15 @@ class CheckoutState(rx.State):
                 )
             except ServiceError as error:
                 async with self:
-                    if self._watch == watch:
+                    if background.is_current(self, "watch", me):
                         self.phase, self.message = "unknown", error.message
                 return
             waited = time.monotonic() - started
             async with self:
-                if self._watch != watch:
+                if not background.is_current(self, "watch", me):
                     return  # the page was opened again; that visit has its own watcher
+                if not await still_signed_in(self):
+                    return
                 self._apply(status)
                 self.waited = int(waited)
                 if self.phase == "paid":
@@ -369,7 +385,7 @@ class CheckoutState(rx.State):
     @rx.event
     def check_again(self):
         self.phase, self.waited = "waiting", 0
-        self._watch += 1
+        background.book(self, "watch")
         return CheckoutState.watch
 
 
@@ -456,6 +472,8 @@ class SandboxCheckoutState(rx.State):
         """A delayed payment method clears (or fails) a moment later, as a bank would."""
         async with self:
             events, self._later = list(self._later), []
+        if not events:
+            return  # nothing booked by a payment: a second call has nothing to send
         await asyncio.sleep(SANDBOX_SETTLE_SECONDS)
         try:
             await send_to_webhook([stripe_sandbox.SignedEvent(*event) for event in events])

@@ -18,6 +18,7 @@ from postforge.ai.registry import get_generator
 from postforge.db import session_scope
 from postforge.services import account_connect, brands, generation, timefmt
 from postforge.services.errors import InsufficientCredits, ServiceError
+from postforge.state import background
 from postforge.state.shell import ShellState
 
 NO_BRAND = "none"
@@ -116,6 +117,7 @@ class GenerateState(rx.State):
     saving: bool = False
     _request_id: str = ""
     _started_at: float = 0.0
+    _runs: dict[str, str] = {}  # the generation streaming into this tab (see `background`)
     _result_workspace_id: int = 0  # the workspace that paid for the result on screen
 
     # --- Derived ------------------------------------------------------------------------------
@@ -262,11 +264,14 @@ class GenerateState(rx.State):
         self.generating, self.error, self.can_retry, self.out_of_credits = True, "", False, False
         self._request_id = uuid.uuid4().hex  # one id per click: a retried event spends once
         self._started_at = time.time()
+        background.book(self, "run_generation")
         return GenerateState.run_generation
 
     @rx.event(background=True)
     async def run_generation(self):
         async with self:
+            if background.claim(self, "run_generation") is None:
+                return  # one stream per click: a repeated or forged event calls no provider
             shell = await self.get_state(ShellState)
             user_id, workspace_id, request_id = shell.user_id, shell.workspace_id, self._request_id
             inputs = {

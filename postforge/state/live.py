@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from datetime import UTC, datetime
 
 import reflex as rx
@@ -36,7 +35,10 @@ from postforge.db import session_scope
 from postforge.services import live_status
 from postforge.services.errors import PermissionDenied
 from postforge.services.notifications import NotificationItem
+from postforge.state import background
+from postforge.state.auth import sign_in_redirect
 from postforge.state.notifications import NotificationsState
+from postforge.state.session_guard import still_signed_in
 from postforge.state.shell import ShellState
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ def _tab_connected(token: str) -> bool:
 
 
 class LiveState(rx.State):
-    _poller: str = ""  # the id of the poller serving this tab ("" none)
+    _runs: dict[str, str] = {}  # the tab's poller (see `background`)
     _beat: float = 0.0  # when it last looked (wall clock: state may outlive a process)
     _workspace_id: int = 0
     _since: datetime | None = None  # None until the baseline look
@@ -109,13 +111,13 @@ class LiveState(rx.State):
         """on_load of every shell page: the bell's count, and a new poller for this tab."""
         shell = await self.get_state(ShellState)
         if not (shell.user_id and shell.workspace_id):
-            self._poller = ""  # a running poller sees this and stops
+            background.cancel(self, "poll")  # a running poller sees this and stops
             return None
         carry_on = self._workspace_id == shell.workspace_id and time.time() - self._beat < STALE_SECONDS
         if not carry_on:
             self._workspace_id = shell.workspace_id
             self._since, self._after_id = None, 0
-        self._poller = uuid.uuid4().hex
+        background.book(self, "poll")
         self._beat = time.time()
         return [NotificationsState.load_unread, LiveState.poll]
 
@@ -143,17 +145,23 @@ class LiveState(rx.State):
     @rx.event(background=True)
     async def poll(self):
         async with self:
-            me = self._poller
+            me = background.claim(self, "poll")
+        if me is None:
+            return  # not booked by this tab's page load: one poller per tab, whatever the client sends
         gone_since: float | None = None
         while True:
             async with self:
-                if self._poller != me:
+                if not background.is_current(self, "poll", me):
+                    return
+                if not await still_signed_in(self):  # signed out, revoked or expired meanwhile
+                    background.cancel(self, "poll")
+                    yield sign_in_redirect(self.router)
                     return
                 shell = await self.get_state(ShellState)
                 user_id, workspace_id = shell.user_id, shell.workspace_id
                 zone = shell.user_timezone or shell.workspace_timezone or "UTC"
                 if not user_id or workspace_id != self._workspace_id:
-                    self._poller = ""
+                    background.cancel(self, "poll")
                     return
                 since, after = self._since, self._after_id
                 path, token = self.router.url.path, self.router.session.client_token
@@ -162,15 +170,15 @@ class LiveState(rx.State):
                 changes = await asyncio.to_thread(_look, user_id, workspace_id, since, after)
             except PermissionDenied:  # no longer a member: nothing more to watch
                 async with self:
-                    if self._poller == me:
-                        self._poller = ""
+                    if background.is_current(self, "poll", me):
+                        background.cancel(self, "poll")
                 return
             except Exception:  # the database is away for a moment: keep the tab, look again later
                 logger.warning("live status look failed", exc_info=True)
                 changes, pause = None, ERROR_PAUSE_SECONDS
             events: list = []
             async with self:
-                if self._poller != me:
+                if not background.is_current(self, "poll", me):
                     return
                 self._beat = time.time()
                 if changes is not None:
@@ -183,7 +191,7 @@ class LiveState(rx.State):
                 gone_since = gone_since or time.monotonic()
                 if time.monotonic() - gone_since > GONE_SECONDS:
                     async with self:
-                        if self._poller == me:
-                            self._poller = ""
+                        if background.is_current(self, "poll", me):
+                            background.cancel(self, "poll")
                     return
             await asyncio.sleep(pause)

@@ -78,3 +78,29 @@ def test_health_reports_worker_alive(running_app) -> None:
     assert body["worker"]["ok"] is True
     assert body["publishing"]["ok"] is True, body["publishing"]
     assert body["database"]["ok"] is True
+
+
+def test_signing_out_everywhere_ends_an_open_tab_at_once(browser, running_app) -> None:
+    """A revoked session stops working in every tab: the open one is sent to sign in by itself."""
+    contexts = [browser.new_context(base_url=running_app.url) for _ in range(2)]
+    try:
+        open_tab, other = (context.new_page() for context in contexts)
+        for tab in (open_tab, other):
+            tab.set_default_timeout(30_000)
+            tab.goto(routes.SIGN_IN)
+            sign_in(tab, *running_app.demo_credentials())
+            expect(tab).to_have_url(re.compile(routes.DASHBOARD + "$"))
+        open_tab.goto(routes.CALENDAR)
+        expect(open_tab.get_by_role("heading", level=1)).to_have_text("Calendar")
+
+        other.goto(routes.SETTINGS)
+        other.get_by_role("button", name="Sign out everywhere").click()
+        expect(other).to_have_url(re.compile(routes.SIGN_IN))
+
+        # Nobody touches the open tab: its own live poller finds the session gone.
+        expect(open_tab).to_have_url(re.compile(r"/sign-in\?next=%2Fcalendar$"), timeout=15_000)
+        open_tab.goto(routes.POSTS)
+        expect(open_tab).to_have_url(re.compile(r"/sign-in\?next=%2Fposts$"))
+    finally:
+        for context in contexts:
+            context.close()

@@ -173,7 +173,7 @@ async def test_every_page_load_starts_a_poller_that_carries_on_from_the_last_loo
     live = await root.get_state(LiveState)
     first = await live.start()
     assert LiveState.poll in first and NotificationsState.load_unread in first
-    poller = live._poller
+    poller = live._runs["poll"]
     assert poller
     assert await live.take(_look(world, live), routes.DASHBOARD, ZONE) == []  # the baseline look
     live._beat = time.time()
@@ -181,7 +181,7 @@ async def test_every_page_load_starts_a_poller_that_carries_on_from_the_last_loo
     _finish(world["post"], world["sandbox"], DestinationStatus.PUBLISHED)  # while the tab changes page
     again = await live.start()  # the next page of the same tab
     assert LiveState.poll in again
-    assert live._poller not in ("", poller), "the old poller sees it was replaced and stops"
+    assert live._runs["poll"] not in ("", poller), "the old poller sees it was replaced and stops"
     events = await live.take(_look(world, live), routes.CALENDAR, ZONE)
     assert any("Published to" in _script(event) for event in events if hasattr(event, "args")), events
 
@@ -202,9 +202,9 @@ async def test_a_workspace_switch_or_a_stale_look_starts_from_a_fresh_baseline(w
     await live.start()
     await live.take(_look(world, live), routes.POSTS, ZONE)
     live._beat -= 3600  # it has not looked for an hour: the laptop slept or the server restarted
-    old = live._poller
+    old = live._runs["poll"]
     assert LiveState.poll in await live.start()
-    assert live._poller != old and live._since is None
+    assert live._runs["poll"] != old and live._since is None
 
 
 async def test_a_signed_out_tab_stops_its_poller(world) -> None:
@@ -214,7 +214,7 @@ async def test_a_signed_out_tab_stops_its_poller(world) -> None:
     shell = await root.get_state(ShellState)
     shell.user_id = 0
     assert await live.start() is None
-    assert live._poller == "", "the running poller sees the empty id and stops"
+    assert live._runs["poll"] == "", "the running poller sees the empty id and stops"
 
 
 # --- What a look leads to -------------------------------------------------------------------------
