@@ -25,7 +25,7 @@ from postforge.services.stripe_webhooks import (
     register_enqueuer,
     webhook_secret,
 )
-from postforge.settings import DEV_SECRET_KEY, load_settings
+from postforge.settings import DEV_SECRET_KEY, get_settings, load_settings
 from tests.support import stripe_events as se
 
 URL = "/api/stripe/webhook"
@@ -167,6 +167,27 @@ async def test_a_failing_enqueue_still_acknowledges_the_stored_event(sqlite_engi
         body, headers = se.signed(an_event())
         assert (await client.post(URL, content=body, headers=headers)).status_code == 200
     assert stored(sqlite_engine) == 1  # the sweep re-queues it
+
+
+async def test_a_refused_delivery_is_logged_with_the_senders_address(
+    sqlite_engine, queued, caplog, monkeypatch
+):
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    get_settings.cache_clear()
+    config = StripeWebhookConfig(
+        secret=se.SECRET, tolerance_seconds=300, source=sqlite_engine, enqueue=queued.append
+    )
+    app = Starlette(routes=[stripe_webhook_route(lambda: config)])
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.2", 40000))  # the load balancer
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            body, headers = se.signed(an_event(), secret=se.OTHER_SECRET)
+            headers["X-Forwarded-For"] = "203.0.113.7"
+            with caplog.at_level("WARNING"):
+                assert (await client.post(URL, content=body, headers=headers)).status_code == 400
+    finally:
+        get_settings.cache_clear()
+    assert "Stripe webhook refused from 203.0.113.7" in caplog.text
 
 
 def test_which_secret_signs_events_in_each_mode(tmp_path):
