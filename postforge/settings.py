@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     stripe_secret_key: str = Field("", description="Stripe secret key. Empty: the sandbox checkout.")
     stripe_webhook_secret: str = Field("", description="whsec_… secret that signs Stripe webhooks.")
     stripe_api_base: str = Field("", description="Override the Stripe API base URL (tests).")
-    stripe_webhook_tolerance_seconds: int = Field(300, ge=0, le=86400, description="Max webhook age.")
+    stripe_webhook_tolerance_seconds: int = Field(
+        300, ge=1, le=86400, description="Max webhook age (at least 1: 0 would switch the age check off)."
+    )
 
     # Social platforms
     token_encryption_keys: str = Field(

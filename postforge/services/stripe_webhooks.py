@@ -108,12 +108,15 @@ def verify_stripe_webhook(
     secret: str, body: bytes, signature: str | None, *, tolerance: int
 ) -> dict[str, Any]:
     """The verified event (parsed JSON), or ValidationFailed; old timestamps fail too."""
+    if tolerance < 1:
+        # The library reads 0 as "no age check": a replayed event would be accepted forever.
+        raise ValueError("the webhook tolerance must be at least 1 second")
     if not secret.strip():
         raise WebhookNotConfigured("Stripe webhooks are not configured on this server.")
     if len(body) > MAX_BODY_BYTES:
         raise ValidationFailed("The webhook body is too large.", field="body")
     try:
-        stripe.WebhookSignature.verify_header(body, signature, secret.strip(), tolerance=tolerance or None)
+        stripe.WebhookSignature.verify_header(body, signature, secret.strip(), tolerance=tolerance)
         event = json.loads(body)
     except (stripe.SignatureVerificationError, ValueError):
         # ValueError also covers a body that is not UTF-8 or not JSON.

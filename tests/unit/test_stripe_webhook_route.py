@@ -169,6 +169,15 @@ async def test_a_failing_enqueue_still_acknowledges_the_stored_event(sqlite_engi
     assert stored(sqlite_engine) == 1  # the sweep re-queues it
 
 
+@pytest.mark.parametrize("tolerance", [0, -1])
+def test_a_tolerance_that_would_switch_the_age_check_off_is_refused(tolerance):
+    body, headers = se.signed(an_event(), timestamp=int(time.time()) - 10 * 365 * 86400)
+    with pytest.raises(ValueError, match="tolerance"):
+        stripe_webhooks.verify_stripe_webhook(
+            se.SECRET, body, headers["Stripe-Signature"], tolerance=tolerance
+        )
+
+
 async def test_a_refused_delivery_is_logged_with_the_senders_address(
     sqlite_engine, queued, caplog, monkeypatch
 ):
