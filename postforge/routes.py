@@ -26,6 +26,7 @@ RESET_PASSWORD = "/reset-password"  # noqa: S105 — a path, not a secret
 ACCEPT_INVITE = "/invite"
 AUTH_COMPLETE = "/auth/complete"
 OUTBOX = "/dev/outbox"
+NOT_FOUND = "/404"  # no page lives here: the browser shows Reflex's not-found page
 
 API_HEALTH = "/api/health"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"

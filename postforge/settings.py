@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     stripe_secret_key: str = Field("", description="Stripe secret key. Empty: the sandbox checkout.")
     stripe_webhook_secret: str = Field("", description="whsec_… secret that signs Stripe webhooks.")
     stripe_api_base: str = Field("", description="Override the Stripe API base URL (tests).")
-    stripe_webhook_tolerance_seconds: int = Field(300, ge=0, le=86400, description="Max webhook age.")
+    stripe_webhook_tolerance_seconds: int = Field(
+        300, ge=1, le=86400, description="Max webhook age (at least 1: 0 would switch the age check off)."
+    )
 
     # Social platforms
     token_encryption_keys: str = Field(
@@ -170,6 +172,51 @@ class Settings(BaseSettings):
     # Mail
     smtp_url: str = Field("", description="smtp://user:pass@host:port for outgoing mail. Empty: dev outbox.")
     mail_from: str = Field("PostForge <noreply@localhost>", description="From address of outgoing mail.")
+
+    # Network edge: the reverse proxies in front of the web app, and the browsers allowed to call it
+    trusted_proxies: str = Field(
+        "",
+        description=(
+            "Reverse proxies whose X-Forwarded-For is believed: a hop count (1) or CIDRs "
+            "(10.0.0.0/8,fd00::/8). Empty: the header is ignored."
+        ),
+    )
+
+    cors_extra_origins: str = Field(
+        "",
+        description=(
+            "More browser origins (https://host[:port], comma-separated) whose pages may call the "
+            "backend with credentials, beside APP_URL and API_URL."
+        ),
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        from postforge.services.client_address import parse_trusted_proxies
+
+        parse_trusted_proxies(value)  # raises ValueError naming the bad part
+        return value.strip()
+
+    @field_validator("cors_extra_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        return ",".join(web_origin(part, exact=True) for part in value.split(",") if part.strip())
+
+    @property
+    def cors_allowed_origins(self) -> tuple[str, ...]:
+        """Origins whose pages may call the backend with credentials (Reflex's CORS, the websocket)."""
+        app = urlsplit(self.app_url)
+        origins = [web_origin(self.app_url)]
+        if app.hostname in _LOOPBACK_HOSTS:
+            # On a laptop the same server answers at each loopback spelling; no other site can.
+            origins += [
+                web_origin(app._replace(netloc=_netloc(host, app.port)).geturl()) for host in _LOOPBACK_HOSTS
+            ]
+        if self.api_url:
+            origins.append(web_origin(self.api_url))
+        origins += [part for part in self.cors_extra_origins.split(",") if part]
+        return tuple(dict.fromkeys(origins))
 
     @field_validator("database_url")
     @classmethod
@@ -325,6 +372,34 @@ class Settings(BaseSettings):
         if self.stripe_secret_key:
             return "stripe"
         return "disabled" if self.environment == "production" else "sandbox"
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _netloc(host: str, port: int | None) -> str:
+    return (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+
+
+def web_origin(url: str, *, exact: bool = False) -> str:
+    """The origin a browser sends for pages at `url`: scheme://host[:port], lower-case, no default port.
+
+    `exact`: `url` must be an origin already (no path, query or credentials); ValueError otherwise.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or port == -1 or parts.username:
+        raise ValueError(f"{url!r} is not an http(s)://host[:port] origin")
+    if exact and (parts.path.strip("/") or parts.query or parts.fragment):
+        raise ValueError(f"{url!r} is an origin without a path: scheme://host[:port]")
+    return (
+        f"{parts.scheme}://{_netloc(parts.hostname, None if port == _DEFAULT_PORTS[parts.scheme] else port)}"
+    )
 
 
 def parse_rate_limits(value: str) -> dict[str, tuple[int, float]]:

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from postforge import routes
-from postforge.api.webhook_io import answer, enqueue_safely, read_body
+from postforge.api.webhook_io import answer, enqueue_safely, read_body, refuse
 from postforge.services.errors import ValidationFailed
 from postforge.services.onboarding import SessionSource, open_session
 from postforge.services.stripe_webhooks import (
@@ -70,7 +70,7 @@ def stripe_webhook_route(config: Callable[[], StripeWebhookConfig] = default_str
         except WebhookNotConfigured as refusal:
             return answer(503, error=refusal.message)
         except ValidationFailed as refusal:
-            return answer(400, error=refusal.message)
+            return refuse(request, "Stripe webhook", refusal.message)
         pending = await asyncio.to_thread(_store, current.source, event)
         if pending:
             await asyncio.to_thread(enqueue_safely, current.enqueue, str(event["id"]), "Stripe event")

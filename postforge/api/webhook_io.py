@@ -8,6 +8,8 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from postforge.api.client import request_client_ip
+
 log = logging.getLogger(__name__)
 
 
@@ -32,3 +34,9 @@ def enqueue_safely(enqueue: Callable[[str], None], event_id: str, what: str) -> 
 
 def answer(status: int, **content: object) -> JSONResponse:
     return JSONResponse(content, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def refuse(request: Request, what: str, message: str, status: int = 400) -> JSONResponse:
+    """Refuse a delivery and log who sent it: forged or misconfigured senders show up by address."""
+    log.warning("%s refused from %s: %s", what, request_client_ip(request), message)
+    return answer(status, error=message)

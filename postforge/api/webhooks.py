@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from postforge.api.webhook_io import answer, enqueue_safely, read_body
+from postforge.api.webhook_io import answer, enqueue_safely, read_body, refuse
 from postforge.services.errors import ValidationFailed
 from postforge.services.identity_webhooks import (
     MAX_BODY_BYTES,
@@ -58,7 +58,7 @@ def clerk_webhook_route(config: Callable[[], ClerkWebhookConfig] = default_clerk
         except WebhookNotConfigured as refusal:
             return answer(503, error=refusal.message)
         except ValidationFailed as refusal:
-            return answer(400, error=refusal.message)
+            return refuse(request, "Clerk webhook", refusal.message)
         event_id = request.headers.get("svix-id") or request.headers.get("webhook-id") or ""
         try:
             pending = await asyncio.to_thread(_store, current.source, event_id, event)

@@ -1,4 +1,4 @@
-"""Dev outbox page (embedded mode only): every email PostForge would have sent."""
+"""Dev outbox page (embedded mode, system admins only): every email PostForge would have sent."""
 
 import reflex as rx
 
@@ -22,17 +22,28 @@ def _message(item: OutboxItem) -> rx.Component:
 
 @rx.page(route=routes.OUTBOX, title="Dev outbox · PostForge", on_load=OutboxState.load)
 def outbox() -> rx.Component:
+    # Nothing shows until the server has confirmed a system admin; anyone else is sent away.
     return rx.box(
-        rx.heading("Dev outbox", size="7", as_="h1"),
-        rx.text("Mail PostForge sent while no SMTP server is configured.", color=rx.color("gray", 11)),
         rx.cond(
-            OutboxState.available,
-            rx.cond(
-                OutboxState.messages.length() > 0,
-                rx.vstack(rx.foreach(OutboxState.messages, _message), spacing="3", margin_top="1em"),
-                empty_state("mail", "No mail yet", "Password resets and invitations land here."),
+            OutboxState.allowed,
+            rx.box(
+                rx.heading("Dev outbox", size="7", as_="h1"),
+                rx.text(
+                    "Mail PostForge sent while no SMTP server is configured.", color=rx.color("gray", 11)
+                ),
+                rx.cond(
+                    OutboxState.available,
+                    rx.cond(
+                        OutboxState.messages.length() > 0,
+                        rx.vstack(rx.foreach(OutboxState.messages, _message), spacing="3", margin_top="1em"),
+                        empty_state("mail", "No mail yet", "Password resets and invitations land here."),
+                    ),
+                    rx.callout(
+                        "The outbox is off: mail is sent through SMTP.", icon="info", margin_top="1em"
+                    ),
+                ),
             ),
-            rx.callout("The outbox is off: mail is sent through SMTP.", icon="info", margin_top="1em"),
+            rx.center(rx.spinner(size="3"), padding="4em"),
         ),
         padding="2em",
         max_width="56em",

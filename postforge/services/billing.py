@@ -40,6 +40,8 @@ from postforge.settings import Settings, get_settings
 
 SANDBOX_SESSION_PREFIX = "cs_sandbox_"
 SANDBOX_CUSTOMER_PREFIX = "cus_sandbox_"
+SANDBOX_SUBSCRIPTION_PREFIX = "sub_sandbox_"
+SANDBOX_INVOICE_PREFIX = "in_sandbox_"
 FREE_TIER = "tier-free"
 MAX_PAGE_SIZE = 100
 # Subscription states that still entitle the workspace to its tier (past_due: Stripe is retrying).

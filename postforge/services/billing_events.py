@@ -9,6 +9,9 @@ Every handler is safe to run again, in any order and concurrently with the other
   whatever the number or order of events. A subscription checkout grants its first month under
   `invoice:<invoice id>`, the key `invoice.paid` uses too. `…async_payment_failed` marks a pending
   payment failed (never one already paid); `checkout.session.expired` closes a pending one.
+* **Sandbox** objects (`cs_sandbox_…`, `sub_sandbox_…`, `in_sandbox_…`) are applied only to the
+  payment and subscription rows PostForge recorded when the sandbox checkout opened: their
+  metadata never creates a row, so an event naming a workspace and a plan grants nothing by itself.
 * **Refunds** (`charge.refunded`, whose `amount_refunded` is cumulative): the credits proportional
   to the refunded share are taken back, minus what earlier refunds already took, so a replay or
   an older event takes nothing. What the balance cannot cover is recorded as owed on the payment
@@ -49,7 +52,14 @@ from postforge.models import (
     utcnow,
 )
 from postforge.services import credits
-from postforge.services.billing import checkout_key, invoice_key, money
+from postforge.services.billing import (
+    SANDBOX_INVOICE_PREFIX,
+    SANDBOX_SESSION_PREFIX,
+    SANDBOX_SUBSCRIPTION_PREFIX,
+    checkout_key,
+    invoice_key,
+    money,
+)
 from postforge.services.errors import ValidationFailed
 from postforge.services.upsert import dialect_insert
 
@@ -141,6 +151,12 @@ def _insert(session: Session) -> Any:
     return dialect_insert(session)
 
 
+def _sandbox(object_id: str) -> bool:
+    """Made by the in-app sandbox checkout, which records its payment before any event is signed:
+    a sandbox object without a row of ours is not ours, whatever its metadata says."""
+    return object_id.startswith((SANDBOX_SESSION_PREFIX, SANDBOX_SUBSCRIPTION_PREFIX, SANDBOX_INVOICE_PREFIX))
+
+
 def _workspace_from(session: Session, meta: Mapping[str, Any]) -> int | None:
     workspace_id = _int(meta.get("workspace_id"))
     if workspace_id is None:
@@ -178,7 +194,7 @@ def _checkout_payment(session: Session, obj: Mapping[str, Any]) -> Payment | Non
     if not session_id:
         raise ValidationFailed("The checkout session has no id.", field="data.object.id")
     payment = _payment_by_session(session, session_id)
-    if payment is not None:
+    if payment is not None or _sandbox(session_id):
         return payment
     meta = _metadata(obj)
     workspace_id = _workspace_from(session, meta)
@@ -496,7 +512,7 @@ def _apply_subscription(
     ).first()
     plan = _subscription_plan(session, obj)
     if existing is None:
-        workspace_id = _workspace_from(session, _metadata(obj))
+        workspace_id = None if _sandbox(subscription_id) else _workspace_from(session, _metadata(obj))
         if workspace_id is None:
             return "ignored: not a PostForge subscription"
         existing = _subscription_row(
@@ -569,7 +585,8 @@ def _invoice_paid(session: Session, obj: Mapping[str, Any], created: datetime | 
         select(Subscription).where(Subscription.stripe_subscription_id == subscription_id).with_for_update()
     ).first()
     if row is None:
-        workspace_id = _workspace_from(session, meta)
+        sandbox = _sandbox(subscription_id) or _sandbox(invoice_id)
+        workspace_id = None if sandbox else _workspace_from(session, meta)
         if workspace_id is None:
             return "ignored: not a PostForge subscription"
         plan = _plan_by_code(session, meta.get("plan_code"))

@@ -3,7 +3,8 @@
 Each check runs in a daemon thread and the whole report is bounded by `time_limit` seconds:
 a hung server shows up as "did not answer within …", never as a hung health route, and no
 check ever raises — a failure is `ok=False` with a detail naming what failed. Credentials
-never appear in details. The broker is probed with plain clients (redis-py, sqlite3), not
+never appear in details, and the details themselves (hosts, worker names) are for system admins:
+the public answer is each part's status (`public_dict`). The broker is probed with plain clients (redis-py, sqlite3), not
 with Celery, so this module stays free of worker imports.
 """
 
@@ -26,7 +27,7 @@ from sqlmodel import Session
 
 from postforge.db import get_engine
 from postforge.models.base import utcnow
-from postforge.services import publishing_health
+from postforge.services import accounts_auth, publishing_health
 from postforge.services.heartbeat import heartbeat_age_seconds, latest_heartbeat, worker_alive
 from postforge.settings import get_settings
 
@@ -67,7 +68,15 @@ class HealthReport:
     def ok(self) -> bool:
         return self.database.ok and self.broker.ok and self.worker.ok and self.publishing.ok
 
+    def public_dict(self) -> dict[str, Any]:
+        """What anyone may see: each part's status. Details name hosts, worker names and ages."""
+        return {
+            "status": "ok" if self.ok else "degraded",
+            **{name: {"ok": part.ok} for name, part in self._parts()},
+        }
+
     def as_dict(self) -> dict[str, Any]:
+        """Everything, details included: for system admins (`details_allowed`) and the admin page."""
         return {
             "status": "ok" if self.ok else "degraded",
             "database": self.database.as_dict(),
@@ -75,6 +84,22 @@ class HealthReport:
             "worker": self.worker.as_dict(),
             "publishing": self.publishing.as_dict(),
         }
+
+    def _parts(self) -> list[tuple[str, ComponentHealth]]:
+        return [
+            ("database", self.database),
+            ("broker", self.broker),
+            ("worker", self.worker),
+            ("publishing", self.publishing),
+        ]
+
+
+def details_allowed(session: Session, session_token: str) -> bool:
+    """Only a signed-in system admin sees the details (hosts, worker names): a map for an attacker."""
+    if not session_token:
+        return False
+    viewer = accounts_auth.resolve_session(session, session_token)
+    return viewer is not None and viewer.is_admin
 
 
 def check_health(

@@ -1,8 +1,11 @@
 """The sandbox checkout: an in-app stand-in for Stripe's hosted page, for running without keys.
 
 `sandbox_checkout` shows what is being bought; `sandbox_payment_events` plays Stripe's part once
-the member "pays": it builds the events Stripe would send (shaped like Stripe's own) and signs
-them with the server's webhook secret. The page then POSTs them to `/api/stripe/webhook`, so the
+the member "pays": it builds the events Stripe would send (shaped like Stripe's own) from the
+pending payment row recorded when the checkout opened — workspace, plan, amount and credits never
+come from the browser, which only names its checkout — and signs them with the server's own
+random webhook secret. Processing never creates a payment or subscription from a sandbox event's
+metadata (`billing_events`): a sandbox object is applied only to rows recorded here. The page then POSTs them to `/api/stripe/webhook`, so the
 same route, verification, storage and worker processing run as with real Stripe. Nothing here
 grants credits. Sandbox checkouts exist only when no Stripe key is set, and never in production.
 """
@@ -161,15 +164,22 @@ def sandbox_payment_events(
         "client_reference_id": str(payment.workspace_id),
         "metadata": metadata,
         "payment_intent": None if subscription else f"pi_sandbox_{token}",
-        "subscription": f"sub_sandbox_{token}" if subscription else None,
-        "invoice": f"in_sandbox_{token}" if subscription else None,
+        "subscription": f"{billing.SANDBOX_SUBSCRIPTION_PREFIX}{token}" if subscription else None,
+        "invoice": f"{billing.SANDBOX_INVOICE_PREFIX}{token}" if subscription else None,
         "livemode": False,
     }
     if subscription:
         assert plan is not None
-        sub = _subscription_object(f"sub_sandbox_{token}", customer, plan, metadata, status="active", now=now)
+        sub = _subscription_object(
+            f"{billing.SANDBOX_SUBSCRIPTION_PREFIX}{token}",
+            customer,
+            plan,
+            metadata,
+            status="active",
+            now=now,
+        )
         invoice = {
-            "id": f"in_sandbox_{token}",
+            "id": f"{billing.SANDBOX_INVOICE_PREFIX}{token}",
             "object": "invoice",
             "billing_reason": "subscription_create",
             "customer": customer,
@@ -181,10 +191,12 @@ def sandbox_payment_events(
                 "subscription_details": {"subscription": sub["id"], "metadata": metadata},
             },
         }
+        # The checkout first: it opens the subscription row from the payment recorded here, which
+        # the subscription and invoice events then update (sandbox events never create rows).
         return SandboxDelivery(
             now=[
-                _event(SUBSCRIPTION_CREATED, sub, secret, created=now),
                 _event(CHECKOUT_COMPLETED, session_object, secret, created=now),
+                _event(SUBSCRIPTION_CREATED, sub, secret, created=now),
                 _event(INVOICE_PAID, invoice, secret, created=now),
             ],
             later=[],
@@ -248,7 +260,7 @@ def sandbox_cancel_events(
         .where(
             Subscription.workspace_id == workspace_id,
             col(Subscription.status).in_(billing.ENTITLED),
-            col(Subscription.stripe_subscription_id).startswith("sub_sandbox_"),
+            col(Subscription.stripe_subscription_id).startswith(billing.SANDBOX_SUBSCRIPTION_PREFIX),
         )
         .order_by(col(Subscription.created_at).desc())
     ).first()

@@ -8,16 +8,16 @@ worker; services never import Celery). The worker calls `process_stripe_event`, 
 stored event, applies it (`billing_events.apply_event`) and marks it processed in one
 transaction: twenty concurrent deliveries of one event apply it once.
 
-Without a Stripe key (and outside production) the server signs and accepts events with a secret
-derived from SECRET_KEY, so the in-app sandbox checkout drives this same path.
+Without a Stripe key (and outside production) the server signs and accepts events with a random
+secret of its own, kept under DATA_DIR, so the in-app sandbox checkout drives this same path and
+nobody else can sign an event it accepts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from postforge.models import StripeEvent, utcnow
 from postforge.services import billing_events
 from postforge.services.billing import checkout_mode
 from postforge.services.errors import ServiceError, ValidationFailed
+from postforge.services.local_secrets import stored_secret
 from postforge.services.onboarding import SessionSource, open_session
 from postforge.services.upsert import dialect_insert
 from postforge.settings import Settings, get_settings
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # Stripe events are a few kB; expanded objects stay well below this
 MAX_ATTEMPTS = 20  # failed processing attempts after which the sweep stops re-queuing an event
 SANDBOX_SECRET_PREFIX = "whsec_sandbox_"  # noqa: S105 — a prefix, not a secret
+SANDBOX_SECRET_FILE = "stripe-sandbox-webhook.secret"  # noqa: S105 — a file name under DATA_DIR
 
 EventEnqueuer = Callable[[str], None]
 _enqueuer: EventEnqueuer | None = None
@@ -51,10 +53,15 @@ class WebhookNotConfigured(ServiceError):
 # --- secrets ---------------------------------------------------------------------------------------
 
 
-def sandbox_webhook_secret(secret_key: str) -> str:
-    """The signing secret of sandbox events: derived from SECRET_KEY, never stored or shown."""
-    digest = hmac.new(secret_key.encode(), b"postforge stripe sandbox webhook", hashlib.sha256).hexdigest()
-    return SANDBOX_SECRET_PREFIX + digest
+def sandbox_webhook_secret(settings: Settings) -> str:
+    """The signing secret of sandbox events: random per install, stored under DATA_DIR, never shown.
+
+    Never derived from SECRET_KEY: its development default is public, and whoever can sign an
+    event can grant credits.
+    """
+    return stored_secret(
+        settings.data_dir, SANDBOX_SECRET_FILE, lambda: SANDBOX_SECRET_PREFIX + secrets.token_hex(32)
+    )
 
 
 def webhook_secret(settings: Settings | None = None) -> str:
@@ -63,7 +70,7 @@ def webhook_secret(settings: Settings | None = None) -> str:
     if settings.stripe_webhook_secret:
         return settings.stripe_webhook_secret
     if checkout_mode(settings) == "sandbox":
-        return sandbox_webhook_secret(settings.secret_key)
+        return sandbox_webhook_secret(settings)
     return ""
 
 
@@ -101,12 +108,15 @@ def verify_stripe_webhook(
     secret: str, body: bytes, signature: str | None, *, tolerance: int
 ) -> dict[str, Any]:
     """The verified event (parsed JSON), or ValidationFailed; old timestamps fail too."""
+    if tolerance < 1:
+        # The library reads 0 as "no age check": a replayed event would be accepted forever.
+        raise ValueError("the webhook tolerance must be at least 1 second")
     if not secret.strip():
         raise WebhookNotConfigured("Stripe webhooks are not configured on this server.")
     if len(body) > MAX_BODY_BYTES:
         raise ValidationFailed("The webhook body is too large.", field="body")
     try:
-        stripe.WebhookSignature.verify_header(body, signature, secret.strip(), tolerance=tolerance or None)
+        stripe.WebhookSignature.verify_header(body, signature, secret.strip(), tolerance=tolerance)
         event = json.loads(body)
     except (stripe.SignatureVerificationError, ValueError):
         # ValueError also covers a body that is not UTF-8 or not JSON.

@@ -10,14 +10,13 @@ Embedded mode without configured keys keeps one generated key in `DATA_DIR/token
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlmodel import Session, col, select
 
 from postforge.models import SocialAccount
+from postforge.services.local_secrets import stored_secret
 from postforge.settings import Settings, get_settings
 
 EMBEDDED_KEY_FILE = "token-encryption.key"
@@ -34,29 +33,13 @@ class TokenUnreadable(Exception):
         )
 
 
-def _embedded_key(data_dir: Path) -> str:
-    path = data_dir / EMBEDDED_KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    # O_EXCL: two processes starting together keep whichever key was written first.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return key
-
-
 def keys(settings: Settings | None = None) -> list[str]:
     settings = settings or get_settings()
     if settings.encryption_keys:
         return settings.encryption_keys
     if settings.environment == "production":
         raise RuntimeError("TOKEN_ENCRYPTION_KEYS is required in production")  # settings refuse earlier
-    return [_embedded_key(settings.data_dir)]
+    return [stored_secret(settings.data_dir, EMBEDDED_KEY_FILE, lambda: Fernet.generate_key().decode())]
 
 
 def cipher(settings: Settings | None = None) -> MultiFernet:

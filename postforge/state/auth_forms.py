@@ -10,16 +10,18 @@ import reflex as rx
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import accounts_auth, oidc, workspaces
+from postforge.services import accounts_auth, client_address, oidc, workspaces
 from postforge.services.errors import RateLimited, ServiceError
 from postforge.state.auth import AuthState, safe_next
 from postforge.state.public import public_state
 
 
 def _client_ip(state: rx.State) -> str:
-    headers = state.router.headers
-    forwarded = (getattr(headers, "x_forwarded_for", "") or "").split(",")[0].strip()
-    return forwarded or getattr(state.router.session, "client_ip", "") or ""
+    # The socket's peer as Reflex saw it, and the X-Forwarded-For its connection arrived with.
+    router = state.router
+    return client_address.client_ip(
+        router.session.client_ip, router.headers.raw_headers.get("x-forwarded-for", "")
+    )
 
 
 def _user_agent(state: rx.State) -> str:

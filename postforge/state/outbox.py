@@ -1,13 +1,20 @@
-"""The dev outbox: mail PostForge sent, readable in the browser when no SMTP server is set."""
+"""The dev outbox: mail PostForge sent, readable in the browser when no SMTP server is set.
+
+The mail holds password-reset and invitation links, so only a signed-in system admin reads it;
+for everyone else the page does not exist (a redirect to the not-found page) and no message is
+ever put in their state, which is what reaches their browser.
+"""
 
 import asyncio
 
 import reflex as rx
 from pydantic import BaseModel
 
+from postforge import routes
 from postforge.db import session_scope
 from postforge.services import mail
 from postforge.settings import get_settings
+from postforge.state.auth import AuthState
 
 
 class OutboxItem(BaseModel):
@@ -34,10 +41,21 @@ def _messages() -> list[OutboxItem]:
 
 class OutboxState(rx.State):
     messages: list[OutboxItem] = []
-    available: bool = False
+    allowed: bool = False  # a system admin is asking: the page may show anything at all
+    available: bool = False  # and mail stays in the outbox here (no SMTP, not production)
 
     @rx.event
     async def load(self):
-        # Only embedded mode shows mail in the browser: in production it holds people's reset links.
-        self.available = get_settings().environment != "production" and not get_settings().smtp_url
-        self.messages = await asyncio.to_thread(_messages) if self.available else []
+        # Forget what an earlier visitor of this tab saw before deciding who is asking now.
+        self.messages, self.allowed, self.available = [], False, False
+        auth = await self.get_state(AuthState)
+        viewer = await auth.current_user()
+        if viewer is None or not viewer.is_admin:
+            return rx.redirect(routes.NOT_FOUND, replace=True)
+        self.allowed = True
+        # Only embedded mode shows mail in the browser: in production it goes out through SMTP.
+        settings = get_settings()
+        self.available = settings.environment != "production" and not settings.smtp_url
+        if self.available:
+            self.messages = await asyncio.to_thread(_messages)
+        return None

@@ -1,4 +1,7 @@
-"""People's stories: register, sign out, sign in and invite a teammate; connect an account on a phone."""
+"""People's stories: register, sign out, sign in and invite a teammate; connect an account on a phone.
+
+The invitation mail is read on the dev outbox by the demo user, the system admin (no one else may).
+"""
 
 import re
 import uuid
@@ -9,7 +12,7 @@ from postforge import routes
 from tests.e2e.conftest import sign_in
 
 
-def test_register_sign_out_sign_in_and_invite(page) -> None:
+def test_register_sign_out_sign_in_and_invite(page, running_app) -> None:
     email = f"ada-{uuid.uuid4().hex[:8]}@example.org"
     password = "correct horse battery staple 42"
 
@@ -44,6 +47,17 @@ def test_register_sign_out_sign_in_and_invite(page) -> None:
     page.get_by_role("button", name="Send invitation").click()
     expect(page.locator("#pending-invites")).to_contain_text(teammate)
 
+    # The dev outbox holds everyone's invitation and reset links: a member gets the not-found page.
+    page.goto(routes.OUTBOX)
+    expect(page.get_by_text("404: Page not found")).to_be_visible()
+    expect(page.get_by_text(teammate)).to_have_count(0)
+
+    page.goto(routes.DASHBOARD)
+    page.get_by_role("button", name="Account menu").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    expect(page).to_have_url(re.compile(routes.SIGN_IN))
+    sign_in(page, *running_app.demo_credentials())  # the demo user is the system admin
+    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
     page.goto(routes.OUTBOX)
     expect(page.get_by_text(teammate).first).to_be_visible()
     expect(page.locator(".outbox-body").first).to_contain_text("/invite?token=")

@@ -223,6 +223,39 @@ def test_a_checkout_that_is_not_ours_is_ignored(shop):
     assert balance(shop) == 10
 
 
+def test_a_sandbox_checkout_the_server_never_opened_grants_nothing(shop):
+    """Sandbox sessions are all opened here (a pending payment row): metadata cannot stand in for one."""
+    forged = completed(
+        shop, f"{billing.SANDBOX_SESSION_PREFIX}forged", plan_code="pack-pro", user_id=shop.user_id
+    )
+    assert deliver(shop, forged) == "ignored: not a PostForge checkout"
+    with Session(shop.engine) as session:
+        assert session.exec(select(Payment)).all() == []
+    assert balance(shop) == 10
+
+
+def test_sandbox_subscription_events_without_a_recorded_subscription_grant_nothing(shop):
+    subscription = se.stripe_event(
+        billing_events.SUBSCRIPTION_CREATED,
+        se.subscription("sub_sandbox_forged", workspace_id=shop.workspace_id, plan_code="tier-business"),
+    )
+    assert deliver(shop, subscription) == "ignored: not a PostForge subscription"
+    first_invoice = se.stripe_event(
+        billing_events.INVOICE_PAID,
+        se.invoice(
+            "in_sandbox_forged",
+            subscription_id="sub_sandbox_forged",
+            workspace_id=shop.workspace_id,
+            plan_code="tier-business",
+            billing_reason="subscription_create",
+        ),
+    )
+    assert deliver(shop, first_invoice) == "ignored: not a PostForge subscription"
+    with Session(shop.engine) as session:
+        assert session.exec(select(Subscription)).all() == []
+    assert balance(shop) == 10
+
+
 # --- refunds -------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,12 +18,16 @@ from postforge.services.stripe_webhooks import process_stripe_event, webhook_sec
 from postforge.settings import Settings, load_settings
 from tests.support.factories import make_membership, make_user, make_workspace
 
-SANDBOX = load_settings(environment="embedded", stripe_secret_key="", secret_key="x" * 40)
+
+def sandbox_settings(data_dir: Path) -> Settings:
+    """No Stripe key, not production: the sandbox checkout, with its secret under `data_dir`."""
+    return load_settings(environment="embedded", stripe_secret_key="", data_dir=data_dir)
 
 
 @dataclass
 class Desk:
     engine: Engine
+    settings: Settings
     workspace_id: int
     admin_id: int
     viewer_id: int
@@ -30,7 +35,7 @@ class Desk:
 
 
 @pytest.fixture
-def desk(sqlite_engine: Engine) -> Desk:
+def desk(sqlite_engine: Engine, tmp_path: Path) -> Desk:
     with Session(sqlite_engine) as session:
         billing.seed_plans(session)
         admin, viewer, outsider = (make_user(session, name=n) for n in ("Admin", "Viewer", "Outsider"))
@@ -40,7 +45,9 @@ def desk(sqlite_engine: Engine) -> Desk:
         own = make_workspace(session, owner=outsider)
         make_membership(session, own, outsider, role=Role.ADMIN)
         session.commit()
-        return Desk(sqlite_engine, workspace.id, admin.id, viewer.id, outsider.id)
+        return Desk(
+            sqlite_engine, sandbox_settings(tmp_path / "data"), workspace.id, admin.id, viewer.id, outsider.id
+        )
 
 
 def open_checkout(desk: Desk, plan_code: str = "pack-popular") -> str:
@@ -50,7 +57,7 @@ def open_checkout(desk: Desk, plan_code: str = "pack-popular") -> str:
             actor_id=desk.admin_id,
             workspace_id=desk.workspace_id,
             plan_code=plan_code,
-            settings=SANDBOX,
+            settings=desk.settings,
         )
         session.commit()
         return started.checkout_session_id
@@ -60,7 +67,10 @@ def open_checkout(desk: Desk, plan_code: str = "pack-popular") -> str:
 def post(desk: Desk) -> Iterator:
     """Send signed sandbox events to the real route (with the server's own secret), then process them."""
     config = StripeWebhookConfig(
-        secret=webhook_secret(SANDBOX), tolerance_seconds=300, source=desk.engine, enqueue=lambda _id: None
+        secret=webhook_secret(desk.settings),
+        tolerance_seconds=300,
+        source=desk.engine,
+        enqueue=lambda _id: None,
     )
     app = Starlette(routes=[stripe_webhook_route(lambda: config)])
 
@@ -76,14 +86,14 @@ def post(desk: Desk) -> Iterator:
     return send
 
 
-def events(desk: Desk, session_id: str, outcome: str = stripe_sandbox.PAY, settings: Settings = SANDBOX):
+def events(desk: Desk, session_id: str, outcome: str = stripe_sandbox.PAY, settings: Settings | None = None):
     with Session(desk.engine) as session:
         return stripe_sandbox.sandbox_payment_events(
             session,
             actor_id=desk.admin_id,
             checkout_session_id=session_id,
             outcome=outcome,
-            settings=settings,
+            settings=settings or desk.settings,
         )
 
 
@@ -105,7 +115,7 @@ async def test_paying_in_the_sandbox_grants_the_pack_through_the_webhook(desk, p
     cs = open_checkout(desk)
     with Session(desk.engine) as session:
         shown = stripe_sandbox.sandbox_checkout(
-            session, actor_id=desk.admin_id, checkout_session_id=cs, settings=SANDBOX
+            session, actor_id=desk.admin_id, checkout_session_id=cs, settings=desk.settings
         )
     assert (shown.plan_name, shown.amount, shown.credits, shown.open) == ("Popular", "$29.00", 50, True)
 
@@ -134,13 +144,13 @@ async def test_a_sandbox_subscription_sets_the_tier_grants_the_month_and_cancels
     cs = open_checkout(desk, "tier-business")
     delivery = events(desk, cs)
     assert [e.type for e in delivery.now] == [
-        "customer.subscription.created",
         "checkout.session.completed",
+        "customer.subscription.created",
         "invoice.paid",
     ]
     assert await post(delivery.now) == [
-        "subscription active (Business)",
         "subscribed; granted 400 credits",
+        "subscription active (Business)",
         "monthly credits already granted",
     ]
     with Session(desk.engine) as session:
@@ -151,14 +161,14 @@ async def test_a_sandbox_subscription_sets_the_tier_grants_the_month_and_cancels
 
     with Session(desk.engine) as session:
         cancel = stripe_sandbox.sandbox_cancel_events(
-            session, actor_id=desk.admin_id, workspace_id=desk.workspace_id, settings=SANDBOX
+            session, actor_id=desk.admin_id, workspace_id=desk.workspace_id, settings=desk.settings
         )
     assert await post(cancel) == ["subscription canceled (Business)"]
     with Session(desk.engine) as session:
         assert billing.workspace_tier(session, desk.workspace_id).plan.name == "Free"
         with pytest.raises(NotFound):
             stripe_sandbox.sandbox_cancel_events(
-                session, actor_id=desk.admin_id, workspace_id=desk.workspace_id, settings=SANDBOX
+                session, actor_id=desk.admin_id, workspace_id=desk.workspace_id, settings=desk.settings
             )
     assert balance(desk) == 400  # credits already granted stay
 
@@ -169,11 +179,14 @@ def test_only_the_workspaces_billing_admins_can_pay_a_sandbox_checkout(desk):
         for who in (desk.viewer_id, desk.outsider_id):
             with pytest.raises(PermissionDenied):
                 stripe_sandbox.sandbox_payment_events(
-                    session, actor_id=who, checkout_session_id=cs, settings=SANDBOX
+                    session, actor_id=who, checkout_session_id=cs, settings=desk.settings
                 )
         with pytest.raises(NotFound):
             stripe_sandbox.sandbox_checkout(
-                session, actor_id=desk.admin_id, checkout_session_id="cs_test_real_one", settings=SANDBOX
+                session,
+                actor_id=desk.admin_id,
+                checkout_session_id="cs_test_real_one",
+                settings=desk.settings,
             )
         assert session.exec(select(StripeEvent)).all() == []
     assert status(desk, cs) == "pending"
@@ -188,9 +201,9 @@ def test_the_sandbox_is_off_when_stripe_is_configured(desk):
         events(desk, cs, settings=live)
 
 
-async def test_sandbox_events_signed_with_another_servers_key_are_refused(desk, post):
+async def test_sandbox_events_signed_with_another_servers_key_are_refused(desk, post, tmp_path):
     cs = open_checkout(desk)
-    foreign = load_settings(environment="embedded", stripe_secret_key="", secret_key="y" * 40)
+    foreign = sandbox_settings(tmp_path / "another-install")
     delivery = events(desk, cs, settings=foreign)
     with pytest.raises(AssertionError, match="signature"):
         await post(delivery.now)

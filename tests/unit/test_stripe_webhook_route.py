@@ -1,7 +1,10 @@
 """`POST /api/stripe/webhook`: the signature is checked on the raw body by the Stripe library; only a
 verified event is stored (once) and queued; the answer comes at once."""
 
+import hashlib
+import hmac
 import json
+import stat
 import time
 from collections.abc import AsyncIterator
 
@@ -15,14 +18,14 @@ from postforge.api.stripe_webhook import StripeWebhookConfig, stripe_webhook_rou
 from postforge.models import StripeEvent
 from postforge.services import stripe_webhooks
 from postforge.services.stripe_webhooks import (
+    SANDBOX_SECRET_FILE,
     SANDBOX_SECRET_PREFIX,
     enqueue_stripe_event,
     process_stripe_event,
     register_enqueuer,
-    sandbox_webhook_secret,
     webhook_secret,
 )
-from postforge.settings import load_settings
+from postforge.settings import DEV_SECRET_KEY, get_settings, load_settings
 from tests.support import stripe_events as se
 
 URL = "/api/stripe/webhook"
@@ -166,15 +169,79 @@ async def test_a_failing_enqueue_still_acknowledges_the_stored_event(sqlite_engi
     assert stored(sqlite_engine) == 1  # the sweep re-queues it
 
 
-def test_which_secret_signs_events_in_each_mode():
-    sandbox = load_settings(environment="embedded", secret_key="k" * 40)
-    assert webhook_secret(sandbox) == sandbox_webhook_secret("k" * 40)
+@pytest.mark.parametrize("tolerance", [0, -1])
+def test_a_tolerance_that_would_switch_the_age_check_off_is_refused(tolerance):
+    body, headers = se.signed(an_event(), timestamp=int(time.time()) - 10 * 365 * 86400)
+    with pytest.raises(ValueError, match="tolerance"):
+        stripe_webhooks.verify_stripe_webhook(
+            se.SECRET, body, headers["Stripe-Signature"], tolerance=tolerance
+        )
+
+
+async def test_a_refused_delivery_is_logged_with_the_senders_address(
+    sqlite_engine, queued, caplog, monkeypatch
+):
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    get_settings.cache_clear()
+    config = StripeWebhookConfig(
+        secret=se.SECRET, tolerance_seconds=300, source=sqlite_engine, enqueue=queued.append
+    )
+    app = Starlette(routes=[stripe_webhook_route(lambda: config)])
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.2", 40000))  # the load balancer
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            body, headers = se.signed(an_event(), secret=se.OTHER_SECRET)
+            headers["X-Forwarded-For"] = "203.0.113.7"
+            with caplog.at_level("WARNING"):
+                assert (await client.post(URL, content=body, headers=headers)).status_code == 400
+    finally:
+        get_settings.cache_clear()
+    assert "Stripe webhook refused from 203.0.113.7" in caplog.text
+
+
+def test_which_secret_signs_events_in_each_mode(tmp_path):
+    sandbox = load_settings(environment="embedded", data_dir=tmp_path)
     assert webhook_secret(sandbox).startswith(SANDBOX_SECRET_PREFIX)
-    assert sandbox_webhook_secret("another key") != sandbox_webhook_secret("k" * 40)
-    configured = load_settings(environment="embedded", stripe_webhook_secret=se.SECRET)
+    configured = load_settings(environment="embedded", data_dir=tmp_path, stripe_webhook_secret=se.SECRET)
     assert webhook_secret(configured) == se.SECRET
-    stripe_without_secret = load_settings(environment="embedded", stripe_secret_key="sk_test_x")
+    stripe_without_secret = load_settings(
+        environment="embedded", data_dir=tmp_path, stripe_secret_key="sk_test_x"
+    )
     assert webhook_secret(stripe_without_secret) == ""  # real Stripe needs its own endpoint secret
+
+
+def test_the_sandbox_secret_is_random_per_install_and_kept_under_the_data_dir(tmp_path):
+    """Not derived from SECRET_KEY, whose development default is printed in the source."""
+    here = load_settings(environment="embedded", data_dir=tmp_path / "here")
+    secret = webhook_secret(here)
+    stored = tmp_path / "here" / SANDBOX_SECRET_FILE
+    assert stored.read_text().strip() == secret
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert len(secret) >= len(SANDBOX_SECRET_PREFIX) + 40
+    assert webhook_secret(load_settings(environment="embedded", data_dir=tmp_path / "here")) == secret
+    assert webhook_secret(here.model_copy(update={"secret_key": "k" * 40})) == secret  # not from SECRET_KEY
+    elsewhere = load_settings(environment="embedded", data_dir=tmp_path / "elsewhere")
+    assert webhook_secret(elsewhere) != secret  # same public SECRET_KEY, another install, another secret
+
+
+async def test_an_event_signed_with_a_secret_derived_from_the_dev_secret_key_is_refused(
+    tmp_path, sqlite_engine, queued
+):
+    """What anyone could compute from the public development SECRET_KEY must not grant credits."""
+    sandbox = load_settings(environment="embedded", data_dir=tmp_path)
+    assert sandbox.secret_key == DEV_SECRET_KEY
+    guessed = (
+        SANDBOX_SECRET_PREFIX
+        + hmac.new(DEV_SECRET_KEY.encode(), b"postforge stripe sandbox webhook", hashlib.sha256).hexdigest()
+    )
+    config = StripeWebhookConfig(
+        secret=webhook_secret(sandbox), tolerance_seconds=300, source=sqlite_engine, enqueue=queued.append
+    )
+    async with client_for(config) as client:
+        body, headers = se.signed(an_event(), secret=guessed)
+        response = await client.post(URL, content=body, headers=headers)
+    assert response.status_code == 400
+    assert stored(sqlite_engine) == 0 and queued == []
 
 
 def test_the_enqueue_port_reports_instead_of_raising():
