@@ -15,6 +15,7 @@ from postforge.db import session_scope
 from postforge.services import mail
 from postforge.settings import get_settings
 from postforge.state.auth import AuthState
+from postforge.state.public import public_event
 
 
 class OutboxItem(BaseModel):
@@ -45,6 +46,7 @@ class OutboxState(rx.State):
     available: bool = False  # and mail stays in the outbox here (no SMTP, not production)
 
     @rx.event
+    @public_event  # checks for a system admin itself: everyone else, signed in or not, gets the 404
     async def load(self):
         # Forget what an earlier visitor of this tab saw before deciding who is asking now.
         self.messages, self.allowed, self.available = [], False, False

@@ -130,7 +130,9 @@ def test_only_the_sign_in_side_is_public() -> None:
         "ResetPasswordState",
         "AuthCompleteState",
     }
-    assert {name.split(".")[0] for name in public} <= allowed_states, public
+    assert {name.split(".")[0] for name in public} - {"OutboxState"} <= allowed_states, public
+    # The dev outbox checks for a system admin itself, so that everyone else meets its 404.
+    assert {name for name in public if name.startswith("OutboxState.")} == {"OutboxState.load"}
 
 
 def test_the_running_app_installs_the_guard() -> None:
