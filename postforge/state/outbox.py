@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.services import mail
-from postforge.settings import get_settings
 
 
 class OutboxItem(BaseModel):
@@ -39,5 +38,5 @@ class OutboxState(rx.State):
     @rx.event
     async def load(self):
         # Only embedded mode shows mail in the browser: in production it holds people's reset links.
-        self.available = get_settings().environment != "production" and not get_settings().smtp_url
+        self.available = mail.outbox_is_readable()
         self.messages = await asyncio.to_thread(_messages) if self.available else []
