@@ -23,6 +23,7 @@ SIGN_IN = "/sign-in"
 REGISTER = "/register"
 FORGOT_PASSWORD = "/forgot-password"  # noqa: S105 — a path, not a secret
 RESET_PASSWORD = "/reset-password"  # noqa: S105 — a path, not a secret
+VERIFY_EMAIL = "/verify-email"
 ACCEPT_INVITE = "/invite"
 AUTH_COMPLETE = "/auth/complete"
 OUTBOX = "/dev/outbox"

@@ -171,12 +171,46 @@ def _header_bar() -> rx.Component:
     )
 
 
+def confirm_email_banner() -> rx.Component:
+    """Until the member confirms their address: a reminder with a resend (the account works meanwhile)."""
+    return rx.cond(
+        ShellState.signed_in & ~ShellState.email_verified,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("mail-warning")),
+            rx.flex(
+                rx.callout.text(
+                    "Confirm your email address ",
+                    rx.text.strong(AuthState.user_email),
+                    ": open the link we mailed you. Until then, signing in with Google, GitHub or "
+                    "single sign-on cannot join this account.",
+                ),
+                rx.button(
+                    "Resend the link",
+                    size="1",
+                    variant="soft",
+                    on_click=ShellState.resend_verification,
+                    id="resend-verification",
+                ),
+                gap="3",
+                align="center",
+                wrap="wrap",
+            ),
+            color_scheme="amber",
+            role="status",
+            id="confirm-email-banner",
+            width="100%",
+            border_radius="0",
+        ),
+    )
+
+
 def app_page(title: str, *children: rx.Component) -> rx.Component:
     """Sidebar + header + a titled main area."""
     return rx.hstack(
         sidebar(),
         rx.vstack(
             header(),
+            confirm_email_banner(),
             rx.el.main(
                 rx.heading(title, size="7", margin_bottom="0.75em", as_="h1"),
                 *children,

@@ -1,6 +1,6 @@
 """Every table, imported in one place so metadata, Alembic and Reflex see them all."""
 
-from postforge.models.auth import IdentityEvent, OAuthAttempt, PasswordResetToken
+from postforge.models.auth import EmailVerificationToken, IdentityEvent, OAuthAttempt, PasswordResetToken
 from postforge.models.base import utcnow
 from postforge.models.billing import (
     Payment,
@@ -46,6 +46,7 @@ __all__ = [
     "Brand",
     "CreditTransaction",
     "DestinationStatus",
+    "EmailVerificationToken",
     "IdentityEvent",
     "Invite",
     "MediaAsset",

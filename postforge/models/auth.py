@@ -1,4 +1,4 @@
-"""Short-lived sign-in artefacts: password reset links, OAuth attempts, identity-provider events."""
+"""Short-lived sign-in artefacts: reset and verification links, OAuth attempts, identity-provider events."""
 
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,24 @@ class PasswordResetToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = fk("users.id", ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    created_at: datetime = created_at_field()
+    expires_at: datetime = time_field(nullable=False)
+    used_at: datetime | None = time_field()
+
+
+class EmailVerificationToken(SQLModel, table=True):
+    """A one-time link proving that a user receives mail at `email`; only its SHA-256 is stored.
+
+    The address is kept with the link: a link mailed to an address the account no longer uses
+    proves nothing about the current one.
+    """
+
+    __tablename__ = "email_verification_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = fk("users.id", ondelete="CASCADE")
+    email: str = Field(max_length=320, nullable=False)
     token_hash: str = Field(max_length=64, unique=True, nullable=False)
     created_at: datetime = created_at_field()
     expires_at: datetime = time_field(nullable=False)

@@ -25,14 +25,20 @@ class User(SQLModel, table=True):
 
 
 class AuthIdentity(SQLModel, table=True):
-    """A sign-in identity at an external provider (OIDC, GitHub, Google, an identity webhook)."""
+    """A sign-in identity at an external provider (OIDC, GitHub, Google, an identity webhook).
+
+    A `subject` is unique only within the issuer that assigned it, so (issuer, subject) is the
+    key: another provider's user with the same subject is another person. `provider` is the
+    sign-in button the identity came through (for people to read), never part of the key.
+    """
 
     __tablename__ = "auth_identities"
-    __table_args__ = (sa.UniqueConstraint("provider", "subject"),)
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = fk("users.id", ondelete="CASCADE")
     provider: str = Field(max_length=64, nullable=False)
+    issuer: str = Field(max_length=255, nullable=False)
     subject: str = Field(max_length=255, nullable=False)
     email: str | None = Field(default=None, max_length=320)
     created_at: datetime = created_at_field()

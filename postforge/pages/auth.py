@@ -1,9 +1,10 @@
-"""Sign in, register, forgot and reset password, accept an invite, finish an OIDC sign-in."""
+"""Sign in, register, confirm an email, forgot and reset password, accept an invite, finish an OIDC sign-in."""
 
 import reflex as rx
 
 from postforge import routes
 from postforge.components.forms import auth_card, field, form_error
+from postforge.services import mail
 from postforge.services.oidc import configured_providers
 from postforge.settings import get_settings
 from postforge.state.auth_forms import (
@@ -13,6 +14,7 @@ from postforge.state.auth_forms import (
     RegisterState,
     ResetPasswordState,
     SignInState,
+    VerifyEmailState,
 )
 
 
@@ -32,6 +34,9 @@ def _provider_buttons() -> rx.Component:
             rx.link(
                 rx.button(f"Continue with {provider.label}", variant="outline", size="3", width="100%"),
                 href=f"{backend}/api/auth/oidc/{provider.name}/start?next=" + SignInState.next_path,
+                # A real page load: on one port (production, `postforge run`) the client-side router
+                # would otherwise treat /api/... as one of its pages and show its own 404.
+                reload_document=True,
                 width="100%",
             )
             for provider in providers
@@ -66,11 +71,37 @@ def sign_in() -> rx.Component:
 @rx.page(
     route=routes.REGISTER,
     title="Create an account · PostForge",
-    on_load=[RegisterState.redirect_if_signed_in, RegisterState.detect_timezone],
+    on_load=[RegisterState.redirect_if_signed_in, RegisterState.start_over, RegisterState.detect_timezone],
 )
 def register() -> rx.Component:
     return auth_card(
         "Create your account",
+        rx.cond(RegisterState.sent_to != "", _check_your_inbox(), _registration_form()),
+        footer=rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2"),
+    )
+
+
+def _check_your_inbox() -> rx.Component:
+    return rx.vstack(
+        rx.callout(RegisterState.notice, icon="mail", color_scheme="green", id="form-notice"),
+        rx.text(
+            "The link works once, for 24 hours. No mail? Look in your spam folder, or sign in and "
+            "ask for a new link.",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        # Without a mail server (a laptop, a demo) the mail is on the dev outbox page.
+        rx.link("No mail server here: open the dev outbox", href=routes.OUTBOX, size="2")
+        if mail.outbox_is_readable()
+        else rx.fragment(),
+        rx.button("Use another address", variant="soft", on_click=RegisterState.start_over),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _registration_form() -> rx.Component:
+    return rx.vstack(
         rx.text("You start with 10 free credits.", color=rx.color("gray", 11)),
         form_error(RegisterState.error),
         rx.form(
@@ -94,7 +125,8 @@ def register() -> rx.Component:
             on_submit=RegisterState.submit,
             width="100%",
         ),
-        footer=rx.text("Already have an account? ", rx.link("Sign in", href=routes.SIGN_IN), size="2"),
+        spacing="4",
+        width="100%",
     )
 
 
@@ -146,6 +178,16 @@ def _waiting_card(title: str, error: rx.Var, waiting: str, footer: rx.Component)
         title,
         rx.cond(error != "", form_error(error), rx.hstack(rx.spinner(), rx.text(waiting))),
         footer=footer,
+    )
+
+
+@rx.page(route=routes.VERIFY_EMAIL, title="Confirm your email · PostForge", on_load=VerifyEmailState.load)
+def verify_email() -> rx.Component:
+    return _waiting_card(
+        "Confirm your email",
+        VerifyEmailState.error,
+        "Confirming your address…",
+        rx.link("Back to sign in", href=routes.SIGN_IN, size="2"),
     )
 
 

@@ -17,6 +17,7 @@ def _message(item: OutboxItem) -> rx.Component:
             align="start",
         ),
         width="100%",
+        class_name="outbox-message",
     )
 
 
@@ -36,7 +37,11 @@ def outbox() -> rx.Component:
                     rx.cond(
                         OutboxState.messages.length() > 0,
                         rx.vstack(rx.foreach(OutboxState.messages, _message), spacing="3", margin_top="1em"),
-                        empty_state("mail", "No mail yet", "Password resets and invitations land here."),
+                        empty_state(
+                            "mail",
+                            "No mail yet",
+                            "Confirmation links, password resets and invitations land here.",
+                        ),
                     ),
                     rx.callout(
                         "The outbox is off: mail is sent through SMTP.", icon="info", margin_top="1em"

@@ -18,12 +18,21 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, select, update
 
-from postforge.models import Membership, PasswordResetToken, User, UserSession, Workspace, utcnow
-from postforge.services import mail, onboarding, passwords, rate_limit
+from postforge.models import (
+    ApiKey,
+    Invite,
+    Membership,
+    PasswordResetToken,
+    User,
+    UserSession,
+    Workspace,
+    utcnow,
+)
+from postforge.services import email_verification, mail, onboarding, passwords, rate_limit
 from postforge.services.emails import normalize_email
-from postforge.services.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
+from postforge.services.errors import NotFound, PermissionDenied, ValidationFailed
 from postforge.settings import get_settings
 
 SESSION_LIFETIME = timedelta(days=30)
@@ -36,6 +45,7 @@ SIGN_IN_PER_IP = (50, 15 * 60)
 RESET_PER_ACCOUNT = (3, 60 * 60)
 RESET_PER_IP = (10, 60 * 60)
 REGISTER_PER_IP = (20, 60 * 60)
+REGISTER_PER_EMAIL = (5, 60 * 60)  # each sign-up mails the address: no flooding anyone's inbox
 PASSWORD_CHANGE_PER_USER = (10, 15 * 60)
 
 MIN_PASSWORD_LENGTH = 10
@@ -45,7 +55,6 @@ MAX_NAME_LENGTH = 120
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,128}")
 
 SIGN_IN_FAILED = "Email or password is incorrect."
-EMAIL_TAKEN = "An account with this email already exists. Sign in instead."
 RESET_REQUESTED = "If an account uses that email, a reset link is on its way. It is valid for one hour."
 
 # Words that make a password guessable whatever digits or symbols surround them ("Password123!").
@@ -169,6 +178,7 @@ class AuthContext:
     name: str
     timezone: str
     is_admin: bool
+    email_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -306,24 +316,56 @@ def search_timezones(query: str, *, limit: int = 12) -> list[str]:
 
 def register(
     session: Session, *, email: str, password: str, name: str, timezone: str = "UTC", ip: str = ""
-) -> User:
-    """A new user with a personal workspace, admin membership and the welcome bonus."""
+) -> User | None:
+    """Start a sign-up; the answer to show is `registration_sent(email)` whatever happens here.
+
+    A new address gets an unverified user with a personal workspace, admin membership and the
+    welcome bonus, and a confirmation link by mail (the link signs them in); that user is
+    returned. An address that already has an account gets no new account and no change: its
+    owner is mailed that someone tried to sign up with it, and None is returned. So neither the
+    answer nor what the visitor can do next says whether the address was known, and both paths
+    do the same slow work (the argon2 hash) so the time taken says nothing either.
+    """
     email = normalize_email(email)
     check_password_policy(password, email=email)
     name, timezone = _checked_name(name), _checked_timezone(timezone)
     if ip:
         _limit("register:ip", ip, REGISTER_PER_IP, session, "Too many sign-ups from your network.")
-    if _user_by_email(session, email) is not None:
-        raise Conflict(EMAIL_TAKEN, field="email")
-    user = User(email=email, password_hash=passwords.hash_password(password), name=name, timezone=timezone)
-    try:
-        with session.begin_nested():
-            session.add(user)
-    except IntegrityError:
-        # Another sign-up with the same email committed between the check and the insert.
-        raise Conflict(EMAIL_TAKEN, field="email") from None
-    onboarding.create_personal_workspace(session, user)
-    return user
+    _limit("register:email", email, REGISTER_PER_EMAIL, session, "Too many sign-ups for this email address.")
+    password_hash = passwords.hash_password(password)
+    existing = _user_by_email(session, email)
+    if existing is None:
+        user = User(email=email, password_hash=password_hash, name=name, timezone=timezone)
+        try:
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            # Another sign-up with the same email committed between the check and the insert.
+            existing = _user_by_email(session, email)
+        else:
+            onboarding.create_personal_workspace(session, user)
+            email_verification.send_link(session, user)
+            return user
+    if existing is not None and existing.is_active:
+        mail.send_mail(
+            session, to=existing.email, subject="Someone tried to sign up with your email", body=_taken_body()
+        )
+    return None
+
+
+def registration_sent(email: str) -> str:
+    """What a sign-up answers, for a new address and a known one alike."""
+    return f"We sent a link to {normalize_email(email)}. Open it to finish signing up."
+
+
+def _taken_body() -> str:
+    base = get_settings().app_url.rstrip("/")
+    return (
+        "Someone tried to create a PostForge account with this email address, which already has one.\n\n"
+        f"If it was you, sign in: {base}/sign-in\n"
+        f"Forgot your password? Choose a new one: {base}/forgot-password\n\n"
+        "If it was not you, ignore this mail: nothing about your account changed.\n"
+    )
 
 
 def authenticate(session: Session, *, email: str, password: str, ip: str = "") -> User:
@@ -403,6 +445,7 @@ def resolve_session(session: Session, token: str, *, now: datetime | None = None
         name=user.name,
         timezone=user.timezone,
         is_admin=user.is_admin,
+        email_verified=email_verification.is_verified(user),
     )
 
 
@@ -583,9 +626,10 @@ def reset_password(session: Session, *, token: str, new_password: str, now: date
     if user is None or not user.is_active:
         raise ValidationFailed("This reset link is not valid. Ask for a new one.", field="token")
     check_password_policy(new_password, email=user.email)
-    user.password_hash = passwords.hash_password(new_password)
     # Following the link proved the address belongs to this person.
-    user.email_verified_at = user.email_verified_at or now
+    if not email_verification.is_verified(user):
+        reclaim_unverified_account(session, user, now=now)
+    user.password_hash = passwords.hash_password(new_password)
     session.add(user)
     session.exec(
         update(PasswordResetToken)
@@ -596,6 +640,42 @@ def reset_password(session: Session, *, token: str, new_password: str, now: date
     _revoke_sessions(session, user.id or 0)
     session.flush()
     return user
+
+
+def reclaim_unverified_account(session: Session, user: User, *, now: datetime | None = None) -> None:
+    """The owner of the address has just proved it (a provider vouching for it, a reset link)
+    while the account was unverified: whoever registered it may have been someone else, so
+    nothing they set up keeps working — not the password, not a session, not an API key, not
+    the people they let into the personal workspace or the invitations they left pending.
+    Then the address counts as verified. Flushes, never commits.
+    """
+    now = now or utcnow()
+    user_id = user.id or 0
+    user.password_hash = None
+    session.add(user)
+    _revoke_sessions(session, user_id)
+    session.exec(
+        update(ApiKey)
+        .where(ApiKey.created_by_id == user_id, col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    workspace = onboarding.personal_workspace_of(session, user_id)
+    if workspace is not None:
+        session.exec(
+            delete(Membership).where(Membership.workspace_id == workspace.id, Membership.user_id != user_id)
+        )
+        session.exec(
+            update(Invite)
+            .where(
+                Invite.workspace_id == workspace.id,
+                col(Invite.accepted_at).is_(None),
+                col(Invite.revoked_at).is_(None),
+            )
+            .values(revoked_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+    email_verification.mark_verified(session, user, now=now)
 
 
 def _reset_body(token: str) -> str:
@@ -634,15 +714,4 @@ def _token_hash(token: str) -> str:
 
 
 def _limit(action: str, subject: str, rule: tuple[int, int], session: Session, what: str) -> None:
-    limit, window_seconds = rule
-    try:
-        rate_limit.hit(
-            rate_limit.key_for(action, subject),
-            limit=limit,
-            window_seconds=window_seconds,
-            engine=session.get_bind(),
-        )
-    except RateLimited as refused:
-        raise RateLimited(
-            f"{what} Try again in {refused.retry_after} s.", retry_after=refused.retry_after
-        ) from None
+    rate_limit.enforce(action, subject, rule, refusal=what, engine=session.get_bind())

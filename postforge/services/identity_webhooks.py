@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from postforge.models import AuthIdentity, IdentityEvent, Membership, Role, User, Workspace, utcnow
+from postforge.services import email_verification
 from postforge.services.errors import ServiceError, ValidationFailed
 from postforge.services.onboarding import (
     SessionSource,
@@ -41,6 +42,8 @@ from postforge.services.upsert import dialect_insert
 log = logging.getLogger(__name__)
 
 CLERK = "clerk"
+# The directory's identities are keyed by this issuer (Clerk user ids are unique across instances).
+CLERK_ISSUER = "clerk"
 USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
 USER_DELETED = "user.deleted"
@@ -207,6 +210,7 @@ def _apply(source: SessionSource, event_type: str, payload: dict[str, Any]) -> s
     ensure_identity_user(
         source,
         provider=CLERK,
+        issuer=CLERK_ISSUER,
         subject=user.id,
         email=user.email,
         email_verified=user.email_verified,
@@ -249,6 +253,8 @@ def _update_profile(source: SessionSource, directory_user: DirectoryUser) -> Non
                     )
                 user.email, identity.email = address, address
                 session.add(identity)
+            # The directory verified this address: it is the account's, proven.
+            email_verification.mark_verified(session, user)
         session.add(user)
         session.commit()
 
@@ -297,7 +303,7 @@ def _hand_over_team_workspaces(session: Session, user_id: int) -> None:
 
 def _identity(session: Session, clerk_user_id: str) -> AuthIdentity | None:
     return session.exec(
-        select(AuthIdentity).where(AuthIdentity.provider == CLERK, AuthIdentity.subject == clerk_user_id)
+        select(AuthIdentity).where(AuthIdentity.issuer == CLERK_ISSUER, AuthIdentity.subject == clerk_user_id)
     ).first()
 
 

@@ -46,6 +46,13 @@ class OutboxItem:
     error: str
 
 
+def outbox_is_readable() -> bool:
+    """Whether the dev outbox page shows mail: only without SMTP, and never in production (it holds
+    people's sign-in and reset links)."""
+    settings = get_settings()
+    return settings.environment != "production" and not settings.smtp_url
+
+
 def send_mail(session: Session, *, to: str, subject: str, body: str) -> OutboxMessage:
     """Queue a plain-text mail in the caller's transaction; it is delivered after the commit."""
     to, subject = _checked_address(to), _checked_subject(subject)

@@ -48,6 +48,7 @@ from postforge.models import OAuthAttempt, User, utcnow
 from postforge.services.accounts_auth import create_session
 from postforge.services.errors import ServiceError, ValidationFailed
 from postforge.services.onboarding import SessionSource, ensure_identity_user, open_session
+from postforge.services.redirects import DEFAULT_NEXT_PATH, safe_next_path
 
 SIGNIN = "signin"
 HANDOFF = "handoff"
@@ -57,7 +58,6 @@ HTTP_TIMEOUT_SECONDS = 10.0
 ID_TOKEN_LEEWAY_SECONDS = 60
 METADATA_TTL_SECONDS = 3600.0
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
-DEFAULT_NEXT_PATH = "/dashboard"
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 GITHUB_WEB_BASE = "https://github.com"
@@ -85,7 +85,9 @@ class OIDCProviderConfig:
     client_id: str
     client_secret: str
     kind: Literal["oidc", "github"] = "oidc"
-    issuer: str = ""  # oidc: discovery at {issuer}/.well-known/openid-configuration
+    # Who assigns the subjects: identities are keyed by (issuer, subject). oidc: the `iss` of its
+    # id_tokens, discovery at {issuer}/.well-known/openid-configuration; github: its web URL.
+    issuer: str = ""
     scope: str = "openid email profile"
     authorize_url: str = ""  # github
     token_url: str = ""  # github
@@ -95,8 +97,8 @@ class OIDCProviderConfig:
     def __post_init__(self) -> None:
         if not self.name or not self.client_id:
             raise ValueError(f"sign-in provider {self.name!r} needs a name and a client id")
-        if self.kind == "oidc" and not self.issuer:
-            raise ValueError(f"OIDC provider {self.name!r} needs an issuer URL")
+        if not self.issuer:
+            raise ValueError(f"sign-in provider {self.name!r} needs an issuer URL")
         if self.kind == "github" and not (self.authorize_url and self.token_url and self.api_base):
             raise ValueError(f"provider {self.name!r} needs authorize, token and API URLs")
 
@@ -129,6 +131,7 @@ def github_provider(
         client_id=client_id,
         client_secret=client_secret,
         kind="github",
+        issuer=web_base,  # GitHub has no OIDC issuer for sign-in; its (Enterprise) host assigns the ids
         scope="read:user user:email",
         authorize_url=f"{web_base}/login/oauth/authorize",
         token_url=f"{web_base}/login/oauth/access_token",
@@ -177,6 +180,7 @@ def providers_from_settings(settings: Any) -> dict[str, OIDCProviderConfig]:
 @dataclass(frozen=True)
 class ProviderIdentity:
     provider: str
+    issuer: str
     subject: str
     email: str | None
     email_verified: bool
@@ -230,15 +234,6 @@ async def begin_sign_in(
     return url, state
 
 
-def safe_next_path(next_path: str | None) -> str:
-    """A path on this site to return to; anything else (other hosts, `//evil`, junk) → the dashboard."""
-    path = (next_path or "").strip()
-    parts = urlsplit(path)
-    if not path.startswith("/") or path.startswith("//") or "\\" in path or parts.scheme or parts.netloc:
-        return DEFAULT_NEXT_PATH
-    return path[:512]
-
-
 # --- step 2: back from the provider ---------------------------------------------------------------
 
 
@@ -269,6 +264,7 @@ async def complete_sign_in(
         ensure_identity_user,
         source,
         provider=identity.provider,
+        issuer=identity.issuer,
         subject=identity.subject,
         email=identity.email,
         email_verified=identity.email_verified,
@@ -346,6 +342,7 @@ async def _oidc_identity(
         claims = {**userinfo, **claims}
     return ProviderIdentity(
         provider=provider.name,
+        issuer=str(claims["iss"]),  # validated: the issuer this provider is configured with
         subject=str(claims["sub"]),
         email=claims.get("email"),
         email_verified=claims.get("email_verified") in (True, "true", "True", 1),
@@ -405,6 +402,7 @@ async def _github_identity(client: AsyncOAuth2Client, provider: OIDCProviderConf
     primary = next((e for e in emails if isinstance(e, dict) and e.get("primary")), None) or {}
     return ProviderIdentity(
         provider=provider.name,
+        issuer=provider.issuer,
         subject=str(profile["id"]),
         email=primary.get("email"),
         email_verified=primary.get("verified") is True,

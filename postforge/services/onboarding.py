@@ -5,7 +5,7 @@ identity at an external provider (OIDC, GitHub, Google, a Clerk webhook). Twenty
 same identity racing each other, and a webhook for the same person arriving at the same moment,
 still end with one user, one personal workspace, one membership and one bonus row: everything is
 written in one transaction guarded by unique constraints (users.email, auth_identities
-(provider, subject), the bonus idempotency key); the loser of a race rolls back and re-reads.
+(issuer, subject), the bonus idempotency key); the loser of a race rolls back and re-reads.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def ensure_identity_user(
     source: SessionSource,
     *,
     provider: str,
+    issuer: str,
     subject: str,
     email: str | None,
     email_verified: bool,
@@ -111,23 +112,35 @@ def ensure_identity_user(
 ) -> User:
     """The user behind an external identity, created with everything a new user gets the first time.
 
-    * a known (provider, subject) → its user, whatever the email says now;
-    * else a verified email of an existing user → that user, with this identity linked to it;
-    * else a new user (+ personal workspace, admin membership, welcome bonus) and the identity.
+    * a known (issuer, subject) → its user, whatever the email says now. The issuer is part of
+      the key: a subject is unique only at the issuer that assigned it, so another provider's
+      user with the same subject is someone else (`provider` only names the sign-in button);
+    * else a verified email of an existing user → that user, with this identity linked to it.
+      If that account's own address was never verified, whoever registered it may not own the
+      address: the account is reclaimed for the owner first (its password, sessions, API keys
+      and the people let into its personal workspace go — see
+      `accounts_auth.reclaim_unverified_account`);
+    * else a new user (+ personal workspace, admin membership, welcome bonus) and the identity,
+      its address verified by the provider.
 
     An unverified email is refused — for linking and for new accounts alike: whoever holds an
     address unverified at some provider must not take over, or pre-register, the account of the
     person who owns it. Each attempt is a transaction of its own that this function commits.
     """
-    provider, subject = provider.strip(), subject.strip()
+    provider, issuer, subject = provider.strip(), issuer.strip(), subject.strip()
     if not provider or not subject:
         raise ValidationFailed("The identity provider did not say who you are (no subject).", field="subject")
+    if not issuer:
+        raise ValidationFailed(
+            "The identity provider did not say who vouches for you (no issuer).", field="issuer"
+        )
     for _ in range(MAX_ATTEMPTS):
         with open_session(source) as session:
             try:
                 user = _find_or_create(
                     session,
                     provider=provider,
+                    issuer=issuer,
                     subject=subject,
                     email=email,
                     verified=email_verified,
@@ -142,10 +155,17 @@ def ensure_identity_user(
 
 
 def _find_or_create(
-    session: Session, *, provider: str, subject: str, email: str | None, verified: bool, name: str
+    session: Session,
+    *,
+    provider: str,
+    issuer: str,
+    subject: str,
+    email: str | None,
+    verified: bool,
+    name: str,
 ) -> User:
     identity = session.exec(
-        select(AuthIdentity).where(AuthIdentity.provider == provider, AuthIdentity.subject == subject)
+        select(AuthIdentity).where(AuthIdentity.issuer == issuer, AuthIdentity.subject == subject)
     ).first()
     if identity is not None:
         user = session.get(User, identity.user_id)
@@ -160,10 +180,15 @@ def _find_or_create(
         session.flush()
         create_personal_workspace(session, user)
     elif user.email_verified_at is None:
-        # The provider has just proved that this person owns the address.
-        user.email_verified_at = utcnow()
-        session.add(user)
-    session.add(AuthIdentity(user_id=user.id, provider=provider, subject=subject, email=address))
+        # The provider has just proved that this person owns the address; whoever registered
+        # the account without proving it loses everything they set up. accounts_auth imports
+        # this module; importing it here, at call time, avoids the cycle.
+        from postforge.services.accounts_auth import reclaim_unverified_account
+
+        reclaim_unverified_account(session, user)
+    session.add(
+        AuthIdentity(user_id=user.id, provider=provider, issuer=issuer, subject=subject, email=address)
+    )
     session.flush()
     return user
 

@@ -166,6 +166,36 @@ def hit(
         raise RateLimited(f"Too many attempts. Try again in {retry_after} s.", retry_after=retry_after)
 
 
+def enforce(
+    action: str,
+    subject: str,
+    rule: tuple[int, int],
+    *,
+    refusal: str,
+    engine: Engine | Connection | None = None,
+) -> None:
+    """`hit` the counter of `subject` for `action` under `rule` = (limit, window in seconds).
+
+    A refusal reads `refusal` followed by when to try again ("Try again in 40 s.", "… in 12 min.").
+    """
+    limit, window_seconds = rule
+    try:
+        hit(key_for(action, subject), limit=limit, window_seconds=window_seconds, engine=engine)
+    except RateLimited as refused:
+        raise RateLimited(
+            f"{refusal} Try again in {wait_text(refused.retry_after)}.", retry_after=refused.retry_after
+        ) from None
+
+
+def wait_text(seconds: int) -> str:
+    """A wait as people read it: seconds up to two minutes, then minutes, then hours (rounded up)."""
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 120 * 60:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{math.ceil(seconds / 3600)} h"
+
+
 def reset(key: str, *, engine: Engine | Connection | None = None) -> None:
     """Forget the attempts counted for `key` (e.g. after a successful sign-in)."""
     if _backend_override is not None:

@@ -16,12 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from postforge.models import Invite, Membership, Role, User, UserSession, Workspace, utcnow
+from postforge.services import rate_limit
 from postforge.services.emails import normalize_email
 from postforge.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from postforge.services.mail import send_mail
 from postforge.settings import get_settings
 
 INVITE_LIFETIME = timedelta(days=7)
+# (invitations, window in seconds): each one mails an address someone typed, so an admin account
+# (or a workspace) cannot be turned into a mail cannon.
+INVITES_PER_INVITER = (20, 60 * 60)
+INVITES_PER_WORKSPACE = (50, 24 * 60 * 60)
 WORKSPACE_NAME_MAX = 120
 
 # Which roles may take each action; admins may do everything an editor may, editors everything a viewer may.
@@ -265,6 +270,7 @@ def invite_member(
     invited_role = parse_role(role)
     if _member_with_email(session, workspace_id, email):
         raise Conflict(f"{email} is already a member of this workspace.", field="email")
+    _limit_invitations(session, actor_id, workspace_id)
     now = utcnow()
     session.exec(
         update(Invite)
@@ -476,6 +482,25 @@ def _mark_accepted(session: Session, invite: Invite, user_id: int) -> None:
     if result.rowcount != 1:
         raise ValidationFailed("This invitation has already been used.", field="token")
     session.refresh(invite)
+
+
+def _limit_invitations(session: Session, actor_id: int, workspace_id: int) -> None:
+    # Counted before any write of the caller's transaction (see rate_limit).
+    engine = session.get_bind()
+    rate_limit.enforce(
+        "invite:user",
+        str(actor_id),
+        INVITES_PER_INVITER,
+        refusal="You have sent too many invitations in the last hour.",
+        engine=engine,
+    )
+    rate_limit.enforce(
+        "invite:workspace",
+        str(workspace_id),
+        INVITES_PER_WORKSPACE,
+        refusal="This workspace has sent too many invitations today.",
+        engine=engine,
+    )
 
 
 def _mail_invite(session: Session, workspace: Workspace, inviter: User, email: str, token: str) -> None:

@@ -6,7 +6,7 @@ keeps its SHA-256 with expiry and revocation, so tampering with the token just s
 
 import asyncio
 from contextvars import ContextVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import reflex as rx
 from reflex_base.event import EventSpec
@@ -15,6 +15,7 @@ from postforge import routes
 from postforge.db import session_scope
 from postforge.services import accounts_auth
 from postforge.services.accounts_auth import AuthContext
+from postforge.services.redirects import safe_next_path
 from postforge.state.public import public_event
 
 # The session check the guard made for the event being processed (token, who): handlers asking
@@ -30,10 +31,7 @@ def _resolve(token: str) -> AuthContext | None:
 
 def safe_next(target: str) -> str:
     """Only same-site paths may be a post-sign-in destination (no open redirects)."""
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return routes.DASHBOARD
-    return target
+    return safe_next_path(target, default=routes.DASHBOARD)
 
 
 class AuthState(rx.State):

@@ -1,4 +1,4 @@
-"""Sign-in, registration, password reset and invite acceptance forms.
+"""Sign-in, registration, email confirmation, password reset and invite acceptance forms.
 
 Handlers pass the form's values to the accounts services and show their refusal messages next
 to the field they name; the typed values stay in the form (nothing the user typed is lost).
@@ -10,7 +10,7 @@ import reflex as rx
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import accounts_auth, client_address, oidc, workspaces
+from postforge.services import accounts_auth, client_address, email_verification, oidc, workspaces
 from postforge.services.errors import RateLimited, ServiceError
 from postforge.state.auth import AuthState, safe_next
 from postforge.state.public import public_state
@@ -86,10 +86,15 @@ class RegisterState(FormState):
     name: str = ""
     email: str = ""
     timezone: str = "UTC"
+    sent_to: str = ""  # set once the form is done: the page shows "check your inbox"
 
     @rx.event
     def set_timezone(self, value: str):
         self.timezone = value if isinstance(value, str) and value else "UTC"
+
+    @rx.event
+    def start_over(self):
+        self.sent_to, self.notice, self.error = "", "", ""
 
     @rx.event
     def detect_timezone(self):
@@ -105,22 +110,24 @@ class RegisterState(FormState):
         self.email = str(form.get("email", ""))
         password = str(form.get("password", ""))
         timezone = str(form.get("timezone", "") or self.timezone or "UTC")
-        ip, agent = _client_ip(self), _user_agent(self)
+        ip = _client_ip(self)
 
         def work() -> str:
+            # The same answer for a new address and a known one, and no session either way: the
+            # confirmation link signs a new member in (an existing owner is mailed instead).
             with session_scope() as session:
-                user = accounts_auth.register(
+                accounts_auth.register(
                     session, email=self.email, password=password, name=self.name, timezone=timezone, ip=ip
                 )
-                return accounts_auth.create_session(session, user, user_agent=agent, ip=ip)
+                return accounts_auth.registration_sent(self.email)
 
         try:
-            token = await asyncio.to_thread(work)
+            notice = await asyncio.to_thread(work)
         except ServiceError as error:
             self._fail(error)
-            return None
+            return
         self.busy = False
-        return self.start_session(token, routes.DASHBOARD)
+        self.notice, self.sent_to = notice, self.email.strip()
 
 
 @public_state
@@ -169,6 +176,36 @@ class ResetPasswordState(FormState):
             return None
         self.busy = False
         return [self.start_session(session_token, routes.DASHBOARD), rx.toast.success("Password changed.")]
+
+
+@public_state
+class VerifyEmailState(AuthState):
+    """Lands here from the confirmation link: confirm the address, then sign the member in."""
+
+    error: str = ""
+
+    @rx.event
+    async def load(self):
+        return await self.verify(self.router.url.query_parameters.get("token", ""))
+
+    async def verify(self, token: str):
+        agent, ip = _user_agent(self), _client_ip(self)
+
+        def work() -> str:
+            with session_scope() as session:
+                user = email_verification.consume_link(session, token)
+                return accounts_auth.create_session(session, user, user_agent=agent, ip=ip)
+
+        self.error = ""
+        try:
+            session_token = await asyncio.to_thread(work)
+        except ServiceError as error:
+            self.error = error.message
+            return None
+        return [
+            self.start_session(session_token, routes.DASHBOARD),
+            rx.toast.success("Email address confirmed."),
+        ]
 
 
 class AcceptInviteState(FormState):

@@ -13,7 +13,6 @@ from pydantic import BaseModel
 from postforge import routes
 from postforge.db import session_scope
 from postforge.services import mail
-from postforge.settings import get_settings
 from postforge.state.auth import AuthState
 from postforge.state.public import public_event
 
@@ -56,8 +55,7 @@ class OutboxState(rx.State):
             return rx.redirect(routes.NOT_FOUND, replace=True)
         self.allowed = True
         # Only embedded mode shows mail in the browser: in production it goes out through SMTP.
-        settings = get_settings()
-        self.available = settings.environment != "production" and not settings.smtp_url
+        self.available = mail.outbox_is_readable()
         if self.available:
             self.messages = await asyncio.to_thread(_messages)
         return None

@@ -1,4 +1,5 @@
-"""What the app shell shows on every page: the signed-in member's workspace and its balance."""
+"""What the app shell shows on every page: the signed-in member's workspace, its balance, and
+whether the member's email address still needs confirming."""
 
 import asyncio
 
@@ -6,7 +7,7 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import workspaces
+from postforge.services import email_verification, workspaces
 from postforge.services.errors import ServiceError
 from postforge.settings import get_settings
 from postforge.state.auth import AuthState
@@ -33,7 +34,13 @@ def _switch(user_id: int, session_id: int, workspace_id: int) -> None:
         )
 
 
+def _resend_confirmation(user_id: int) -> str:
+    with session_scope() as session:
+        return email_verification.resend_link(session, user_id)
+
+
 class ShellState(AuthState):
+    email_verified: bool = True  # False: the shell asks to confirm the address, with a resend
     workspace_id: int = 0
     workspace_name: str = ""
     workspace_timezone: str = "UTC"
@@ -56,6 +63,7 @@ class ShellState(AuthState):
         context = await self.current_user()
         if context is None:
             return AuthState.require_login
+        self.email_verified = context.email_verified
         current, options = await asyncio.to_thread(_load, context.user_id, self._session_workspace_id)
         self.ai_mode = "Claude" if get_settings().ai_provider == "anthropic" else "Offline samples"
         self.workspace_options = [
@@ -79,3 +87,15 @@ class ShellState(AuthState):
         except (ValueError, ServiceError) as error:
             return rx.toast.error(getattr(error, "message", "That workspace is not available."))
         return rx.redirect(self.router.url.path or "/dashboard")
+
+    @rx.event
+    async def resend_verification(self):
+        context = await self.current_user()
+        if context is None:
+            return AuthState.require_login
+        self.email_verified = context.email_verified
+        try:
+            notice = await asyncio.to_thread(_resend_confirmation, context.user_id)
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        return rx.toast.success(notice)

@@ -5,6 +5,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
+from postforge import routes
 from tests.conftest import ON_CI, ROOT
+from tests.fakes.oidc_provider import FakeOIDCProvider
+from tests.fakes.server import serve
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,12 +58,45 @@ class RunningApp:
         assert found, f"no demo credentials in the run log:\n{self.log_tail()}"
         return found.group(1), found.group(2)
 
+    def latest_mail(self, to: str, *, subject_contains: str, timeout: float = 15.0) -> str:
+        """The body of the newest mail the app sent to `to` whose subject says `subject_contains`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with sqlite3.connect(self.data_dir / "postforge.db") as connection:
+                row = connection.execute(
+                    "SELECT body_text FROM outbox_messages WHERE to_address = ? AND subject LIKE ?"
+                    " ORDER BY id DESC LIMIT 1",
+                    (to, f"%{subject_contains}%"),
+                ).fetchone()
+            if row is not None:
+                return row[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no mail to {to} about {subject_contains!r}")
+            time.sleep(0.2)
+
     def log_tail(self, lines: int = 80) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+class RunningProvider:
+    """The fake OpenID Connect provider the app's single sign-on button points at."""
+
+    def __init__(self, provider: FakeOIDCProvider, issuer: str) -> None:
+        self.provider, self.issuer = provider, issuer
+
+
 @pytest.fixture(scope="session")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def oidc_provider() -> Iterator[RunningProvider]:
+    """Started before the app (which reads OIDC_ISSUER once), shared by every journey."""
+    provider = FakeOIDCProvider(client_id="postforge-e2e", client_secret="e2e-client-secret")
+    with serve(provider.app) as issuer:
+        yield RunningProvider(provider, issuer)
+
+
+@pytest.fixture(scope="session")
+def running_app(
+    tmp_path_factory: pytest.TempPathFactory, oidc_provider: RunningProvider
+) -> Iterator[RunningApp]:
     """`postforge run` (web + worker + beat, embedded) on a free port with its own data dir."""
     if not Path(CHROMIUM).exists():
         _missing(f"Chromium at {CHROMIUM}")
@@ -81,6 +119,11 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         "REFLEX_CHECK_LATEST_VERSION": "0",
         "REFLEX_HTTP_CLIENT_BIND_ADDRESS": "0.0.0.0",
         "REFLEX_USE_SYSTEM_BUN": "1",
+        "OIDC_ISSUER": oidc_provider.issuer,
+        "OIDC_CLIENT_ID": oidc_provider.provider.client_id,
+        "OIDC_CLIENT_SECRET": oidc_provider.provider.client_secret,
+        "OIDC_LABEL": "Single sign-on",
+        "API_URL": "",  # one port: the sign-on routes are served where the pages are
     }
     log = data_dir / "postforge-run.log"
     with log.open("wb") as out:
@@ -175,3 +218,32 @@ def sign_in(page, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def register(page, *, name: str, email: str, password: str) -> None:
+    """Fill the sign-up form; the page answers "check your inbox" (nobody is signed in yet)."""
+    page.goto(routes.REGISTER)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#form-notice")).to_contain_text(f"We sent a link to {email}")
+
+
+def follow_confirmation_link(page, running_app: RunningApp, email: str) -> None:
+    """Open the newest confirmation mail to `email` (the person's inbox: the app's outbox) and follow its link.
+
+    Only a system admin may read the dev outbox page, so the test reads the person's mail where the
+    app delivered it, as their mail program would.
+    """
+    body = running_app.latest_mail(email, subject_contains="Confirm your email")
+    found = re.search(r"https?://\S+/verify-email\?token=[A-Za-z0-9_-]+", body)
+    assert found, f"no confirmation link in: {body}"
+    page.goto(found.group(0))
+    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
+
+
+def register_and_confirm(page, running_app: RunningApp, *, name: str, email: str, password: str) -> None:
+    """A new member the way people sign up: the form, then the link from the mail (signs them in)."""
+    register(page, name=name, email=email, password=password)
+    follow_confirmation_link(page, running_app, email)

@@ -15,22 +15,20 @@ from playwright.sync_api import expect
 
 from postforge import routes
 from postforge.services.onboarding import WELCOME_BONUS_CREDITS
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import register_and_confirm, sign_in
 
 CONFIRMATION_TIMEOUT_MS = 60_000  # the embedded broker polls; the success page waits up to a minute
 
 
-def register(page) -> None:
-    page.goto(routes.REGISTER)
-    page.get_by_label("Name").fill("Bea Buyer")
-    page.get_by_label("Email").fill(f"bea-{uuid.uuid4().hex[:8]}@example.org")
-    page.get_by_label("Password").fill("correct horse battery staple 42")
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
+def register(page, running_app) -> None:
+    email = f"bea-{uuid.uuid4().hex[:8]}@example.org"
+    register_and_confirm(
+        page, running_app, name="Bea Buyer", email=email, password="correct horse battery staple 42"
+    )
 
 
 def test_buy_the_popular_pack_through_the_sandbox_checkout(page, running_app) -> None:
-    register(page)
+    register(page, running_app)
     # A new account holds exactly the welcome bonus; waiting for it also waits for the header to load
     # (it shows 0 until then).
     before = WELCOME_BONUS_CREDITS

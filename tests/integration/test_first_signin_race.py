@@ -57,14 +57,20 @@ def race(calls: list[Callable[[], object]]) -> list[object]:
 
 
 @pytest.mark.parametrize(
-    ("provider", "subject", "identities"),
+    ("provider", "issuer", "subject", "identities"),
     [
-        pytest.param("clerk", "user_race", 1, id="sign-ins-and-webhook-for-the-same-clerk-identity"),
-        pytest.param("oidc", "oidc-subject", 2, id="oidc-sign-ins-and-a-clerk-webhook-for-the-same-email"),
+        pytest.param("clerk", "clerk", "user_race", 1, id="sign-ins-and-webhook-for-the-same-clerk-identity"),
+        pytest.param(
+            "oidc",
+            "https://idp.example",
+            "oidc-subject",
+            2,
+            id="oidc-sign-ins-and-a-clerk-webhook-for-the-same-email",
+        ),
     ],
 )
 def test_twenty_first_sign_ins_and_a_webhook_make_exactly_one_user(
-    wide_engine, provider, subject, identities
+    wide_engine, provider, issuer, subject, identities
 ):
     email = "ada@example.com"
     with Session(wide_engine) as session:
@@ -73,7 +79,13 @@ def test_twenty_first_sign_ins_and_a_webhook_make_exactly_one_user(
 
     def sign_in() -> int:
         user = ensure_identity_user(
-            wide_engine, provider=provider, subject=subject, email=email, email_verified=True, name="Ada"
+            wide_engine,
+            provider=provider,
+            issuer=issuer,
+            subject=subject,
+            email=email,
+            email_verified=True,
+            name="Ada",
         )
         return user.id
 
@@ -109,6 +121,7 @@ def test_repeated_races_for_different_people_stay_separate(wide_engine):
             return ensure_identity_user(
                 wide_engine,
                 provider="oidc",
+                issuer="https://idp.example",
                 subject=f"person-{number}",
                 email=f"person{number}@example.com",
                 email_verified=True,

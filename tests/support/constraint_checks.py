@@ -128,17 +128,20 @@ class ConstraintChecks:
         committed(engine, lambda s: make.make_user(s, email="grace@example.com"))
         assert count(engine, User) == 2
 
-    def test_identity_provider_and_subject_are_unique_together(self, engine: Engine) -> None:
+    def test_identity_issuer_and_subject_are_unique_together(self, engine: Engine) -> None:
         first, second = committed(engine, lambda s: (make.make_user(s), make.make_user(s)))
-        committed(engine, lambda s: make.make_auth_identity(s, first, provider="github", subject="42"))
+        one, other = "https://idp-one.example", "https://idp-two.example"
+        committed(engine, lambda s: make.make_auth_identity(s, first, issuer=one, subject="42"))
 
+        # Whatever button it came through, the same issuer's subject is one identity.
         rejected(
             engine,
-            lambda s: make.make_auth_identity(s, second, provider="github", subject="42"),
-            "uq_auth_identities_provider_subject",
-            "auth_identities.provider",
+            lambda s: make.make_auth_identity(s, second, provider="another-button", issuer=one, subject="42"),
+            "uq_auth_identities_issuer_subject",
+            "auth_identities.issuer",
         )
-        committed(engine, lambda s: make.make_auth_identity(s, second, provider="google", subject="42"))
+        # Another issuer's subject 42 is another person, even under the same provider name.
+        committed(engine, lambda s: make.make_auth_identity(s, second, issuer=other, subject="42"))
         assert count(engine, AuthIdentity) == 2
 
     def test_a_user_is_a_member_of_a_workspace_once(self, engine: Engine) -> None:

@@ -69,11 +69,16 @@ def make_membership(
 
 
 def make_auth_identity(
-    session: Session, user: User, *, provider: str = "oidc", subject: str | None = None
+    session: Session,
+    user: User,
+    *,
+    provider: str = "oidc",
+    issuer: str = "https://idp.example",
+    subject: str | None = None,
 ) -> AuthIdentity:
     return _save(
         session,
-        AuthIdentity(user_id=user.id, provider=provider, subject=subject or unique("subject")),
+        AuthIdentity(user_id=user.id, provider=provider, issuer=issuer, subject=subject or unique("subject")),
     )
 
 

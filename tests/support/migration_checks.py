@@ -16,9 +16,11 @@ from sqlmodel import SQLModel
 
 import postforge.models  # noqa: F401 — every table on SQLModel.metadata
 from postforge.models.base import exists_on
+from postforge.settings import get_settings
 from tests.support.db import alembic_config, make_test_engine, migrate
 
 VERSION_TABLE = "alembic_version"
+IDENTITIES_BY_PROVIDER_NAME = "0007"  # the last revision before identities were keyed by issuer
 
 # The queries the product runs most, and the index each one needs (table, leading columns).
 HOT_QUERY_INDEXES = [
@@ -129,3 +131,55 @@ class MigrationChecks:
         migrate(empty_database_url)
         assert database_tables(engine) == model_tables()
         assert schema_differences(engine) == []
+
+    @pytest.mark.parametrize(
+        ("configured_issuer", "oidc_issuer"),
+        [
+            ("https://login.example.com/", "https://login.example.com"),
+            ("", "urn:postforge:unknown-issuer:oidc"),
+        ],
+    )
+    def test_existing_identities_get_the_issuer_of_their_provider(
+        self,
+        empty_database_url: str,
+        engine: Engine,
+        monkeypatch: pytest.MonkeyPatch,
+        configured_issuer: str,
+        oidc_issuer: str,
+    ) -> None:
+        # Identities were keyed by the provider's name until revision 0008.
+        monkeypatch.setenv("OIDC_ISSUER", configured_issuer)
+        monkeypatch.setenv("GITHUB_WEB_BASE", "https://github.example.com/")
+        get_settings.cache_clear()
+        try:
+            migrate(empty_database_url, IDENTITIES_BY_PROVIDER_NAME)
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO users (id, email, name, timezone, is_admin, is_active, created_at, updated_at)"
+                        " VALUES (1, 'ada@example.com', 'Ada', 'UTC', false, true, :now, :now)"
+                    ),
+                    {"now": "2026-11-01 00:00:00+00:00"},
+                )
+                for provider in ("oidc", "google", "github", "clerk", "keycloak"):
+                    connection.execute(
+                        sa.text(
+                            "INSERT INTO auth_identities (user_id, provider, subject, created_at)"
+                            " VALUES (1, :provider, '42', :now)"
+                        ),
+                        {"provider": provider, "now": "2026-11-01 00:00:00+00:00"},
+                    )
+
+            migrate(empty_database_url)
+        finally:
+            get_settings.cache_clear()
+
+        with engine.connect() as connection:
+            issuers = dict(connection.execute(sa.text("SELECT provider, issuer FROM auth_identities")).all())
+        assert issuers == {
+            "oidc": oidc_issuer,
+            "google": "https://accounts.google.com",
+            "github": "https://github.example.com",
+            "clerk": "clerk",
+            "keycloak": "urn:postforge:unknown-issuer:keycloak",
+        }

@@ -29,7 +29,6 @@ from postforge.models import (
 from postforge.services import accounts_auth as auth
 from postforge.services import passwords
 from postforge.services.errors import (
-    Conflict,
     NotFound,
     PermissionDenied,
     RateLimited,
@@ -276,35 +275,91 @@ def test_register_creates_user_personal_workspace_admin_membership_and_welcome_b
         assert (bonus.amount, bonus.type, bonus.balance_after) == (10, TransactionType.BONUS, 10)
 
 
-def test_a_duplicate_email_in_another_case_is_a_conflict(sqlite_engine: Engine) -> None:
-    register(sqlite_engine, "ada@example.com")
+def test_registering_a_taken_email_answers_like_a_new_one_and_mails_the_owner(sqlite_engine: Engine) -> None:
+    owner = register(sqlite_engine, "ada@example.com")
+    with Session(sqlite_engine) as session:
+        owners_hash = session.get(User, owner.id).password_hash
+    before = count(sqlite_engine, OutboxMessage)
 
-    error = refused(
+    again = run(
         sqlite_engine,
         lambda s: auth.register(s, email="ADA@Example.COM", password=OTHER_PASSWORD, name="Impostor"),
-        Conflict,
     )
 
-    assert error.field == "email"
-    assert "already exists" in error.message
+    assert again is None  # nothing for the caller to act on: it answers REGISTRATION_SENT either way
     assert count(sqlite_engine, User) == 1
+    with Session(sqlite_engine) as session:
+        assert session.get(User, owner.id).password_hash == owners_hash
+        mail = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert count(sqlite_engine, OutboxMessage) == before + 1
+    assert mail.to_address == "ada@example.com"
+    assert "tried to create" in mail.body_text and "/forgot-password" in mail.body_text
+    assert "verify-email" not in mail.body_text and "token=" not in mail.body_text
 
 
-def test_a_concurrent_duplicate_that_slips_past_the_check_is_still_a_conflict(
+def test_the_registration_answer_names_the_address_but_not_whether_it_was_taken() -> None:
+    assert auth.registration_sent("ada@example.com") == (
+        "We sent a link to ada@example.com. Open it to finish signing up."
+    )
+
+
+def test_registering_a_taken_email_hashes_the_password_like_a_new_registration(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slow part of a registration (argon2) runs either way, so its time says nothing."""
+    register(sqlite_engine, "ada@example.com")
+    hashed: list[str] = []
+    real_hash = passwords.hash_password
+    monkeypatch.setattr(passwords, "hash_password", lambda p: hashed.append(p) or real_hash(p))
+
+    run(sqlite_engine, lambda s: auth.register(s, email="ada@example.com", password=OTHER_PASSWORD, name="X"))
+    run(sqlite_engine, lambda s: auth.register(s, email="new@example.com", password=OTHER_PASSWORD, name="Y"))
+
+    assert hashed == [OTHER_PASSWORD, OTHER_PASSWORD]
+
+
+def test_a_concurrent_duplicate_that_slips_past_the_check_still_gets_the_same_answer(
     sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(sqlite_engine, "ada@example.com")
-    monkeypatch.setattr(
-        auth, "_user_by_email", lambda session, email: None
-    )  # the check ran before the insert
+    real_lookup = auth._user_by_email
+    calls: list[str] = []
 
-    error = refused(
+    def stale_first_lookup(session, email):  # the check ran before the other sign-up committed
+        calls.append(email)
+        return None if len(calls) == 1 else real_lookup(session, email)
+
+    monkeypatch.setattr(auth, "_user_by_email", stale_first_lookup)
+
+    again = run(
         sqlite_engine,
         lambda s: auth.register(s, email="ada@example.com", password=OTHER_PASSWORD, name="Racer"),
-        Conflict,
     )
 
-    assert error.field == "email"
+    assert again is None and count(sqlite_engine, User) == 1
+    with Session(sqlite_engine) as session:
+        mail = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert "tried to create" in mail.body_text
+
+
+def test_register_is_rate_limited_per_email_known_or_not(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "REGISTER_PER_EMAIL", (2, 3600))
+    register(sqlite_engine, "ada@example.com")
+    run(sqlite_engine, lambda s: auth.register(s, email="ada@example.com", password=PASSWORD, name="Ada"))
+    run(sqlite_engine, lambda s: auth.register(s, email="new@example.com", password=PASSWORD, name="New"))
+    run(sqlite_engine, lambda s: auth.register(s, email="new@example.com", password=PASSWORD, name="New"))
+
+    for address in ("ada@example.com", "new@example.com"):
+        error = refused(
+            sqlite_engine,
+            lambda s, a=address: auth.register(s, email=a, password=PASSWORD, name="Again"),
+            RateLimited,
+        )
+        assert re.fullmatch(
+            r"Too many sign-ups for this email address\. Try again in \d+ (s|min)\.", error.message
+        )
 
 
 @pytest.mark.parametrize(
@@ -348,7 +403,7 @@ def test_register_is_rate_limited_per_client_address(
         RateLimited,
     )
 
-    assert re.fullmatch(r"Too many sign-ups from your network\. Try again in \d+ s\.", error.message)
+    assert re.fullmatch(r"Too many sign-ups from your network\. Try again in \d+ (s|min)\.", error.message)
     assert 0 < error.retry_after <= 3600
     register(sqlite_engine, "four@example.com", ip="198.51.100.1")
     assert count(sqlite_engine, User) == 3
@@ -432,7 +487,7 @@ def test_sign_in_is_rate_limited_per_account_whatever_the_address(
         RateLimited,
     )
 
-    assert re.fullmatch(r"Too many sign-in attempts\. Try again in \d+ s\.", error.message)
+    assert re.fullmatch(r"Too many sign-in attempts\. Try again in \d+ (s|min)\.", error.message)
     assert 0 < error.retry_after <= 900
     # Another account is not affected.
     register(sqlite_engine, "grace@example.com")
@@ -804,11 +859,12 @@ def test_reset_request_for_an_unknown_email_answers_the_same_and_mails_nobody(sq
 def test_reset_request_for_a_disabled_account_mails_nobody(sqlite_engine: Engine) -> None:
     user = register(sqlite_engine)
     run(sqlite_engine, lambda s: setattr(s.get(User, user.id), "is_active", False))
+    before = count(sqlite_engine, OutboxMessage)
 
     answer = run(sqlite_engine, lambda s: auth.request_password_reset(s, email="ada@example.com"))
 
     assert answer == auth.RESET_REQUESTED
-    assert count(sqlite_engine, OutboxMessage) == 0
+    assert count(sqlite_engine, OutboxMessage) == before
 
 
 def test_reset_request_with_a_malformed_email_is_refused(sqlite_engine: Engine) -> None:
@@ -843,6 +899,44 @@ def test_reset_sets_the_password_ends_sessions_and_burns_every_open_link(sqlite_
             ValidationFailed,
         )
         assert "already been used" in error.message and error.field == "token"
+
+
+def personal_workspace_with_a_guest(engine: Engine, user: User) -> tuple[int, int]:
+    with Session(engine) as session:
+        workspace = session.exec(select(Workspace).where(Workspace.created_by_id == user.id)).one()
+        guest = make.make_user(session, email="mallory@example.net")
+        make.make_membership(session, workspace, guest, role=Role.ADMIN)
+        session.commit()
+        return workspace.id, guest.id
+
+
+def members_of(engine: Engine, workspace_id: int) -> set[int]:
+    with Session(engine) as session:
+        return set(
+            session.exec(select(Membership.user_id).where(Membership.workspace_id == workspace_id)).all()
+        )
+
+
+@pytest.mark.parametrize("verified", [False, True])
+def test_a_reset_of_an_unverified_account_drops_whoever_its_registrant_let_in(
+    sqlite_engine: Engine, verified: bool
+) -> None:
+    user = register(sqlite_engine)
+    if verified:
+        run(sqlite_engine, lambda s: setattr(s.get(User, user.id), "email_verified_at", utcnow()))
+    workspace_id, guest_id = personal_workspace_with_a_guest(sqlite_engine, user)
+    run(sqlite_engine, lambda s: auth.request_password_reset(s, email="ada@example.com"))
+
+    run(
+        sqlite_engine,
+        lambda s: auth.reset_password(
+            s, token=reset_link_token(sqlite_engine, "ada@example.com"), new_password=OTHER_PASSWORD
+        ),
+    )
+
+    # Unverified: whoever registered the address may not be the person who owns the mailbox.
+    expected = {user.id, guest_id} if verified else {user.id}
+    assert members_of(sqlite_engine, workspace_id) == expected
 
 
 def test_an_expired_reset_link_is_refused(sqlite_engine: Engine) -> None:
@@ -906,6 +1000,7 @@ def test_reset_requests_are_rate_limited_per_account_known_or_not(
 ) -> None:
     monkeypatch.setattr(auth, "RESET_PER_ACCOUNT", (2, 3600))
     register(sqlite_engine)
+    before = count(sqlite_engine, OutboxMessage)  # the registration's confirmation mail
     for email in ("ada@example.com", "nobody@example.com"):
         for number in range(2):
             run(
@@ -919,8 +1014,8 @@ def test_reset_requests_are_rate_limited_per_account_known_or_not(
             RateLimited,
         )
 
-        assert re.fullmatch(r"Too many password reset requests\. Try again in \d+ s\.", error.message)
-    assert count(sqlite_engine, OutboxMessage) == 2
+        assert re.fullmatch(r"Too many password reset requests\. Try again in \d+ (s|min)\.", error.message)
+    assert count(sqlite_engine, OutboxMessage) == before + 2
 
 
 def test_reset_requests_are_rate_limited_per_client_address(

@@ -322,6 +322,38 @@ def test_user_created_links_to_an_existing_account_with_the_verified_email(sqlit
     assert identity.user_id == existing.id and counts(sqlite_engine)["users"] == 1
 
 
+def test_a_directory_user_takes_an_unverified_account_away_from_whoever_registered_it(sqlite_engine):
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        squatted = make_user(session, email="ada@example.com", password_hash="$argon2id$squatters-password")
+        make_user_session(session, squatted)
+        session.commit()
+
+    deliver_and_apply(sqlite_engine, event("user.created", clerk_user()), "msg_1")
+
+    with Session(sqlite_engine) as session:
+        user = session.get(User, squatted.id)
+        identity = session.exec(select(AuthIdentity)).one()
+        open_sessions = session.exec(select(UserSession).where(UserSession.revoked_at.is_(None))).all()
+    assert identity.user_id == squatted.id
+    assert user.password_hash is None and open_sessions == []
+    assert user.email_verified_at is not None
+
+
+def test_user_updated_to_a_verified_address_marks_it_verified(sqlite_engine):
+    deliver_and_apply(sqlite_engine, event("user.created", clerk_user()), "msg_1")
+    with Session(sqlite_engine) as session:
+        user = session.exec(select(User)).one()
+        user.email_verified_at = None
+        session.add(user)
+        session.commit()
+
+    deliver_and_apply(sqlite_engine, event("user.updated", clerk_user(email="ada.king@example.com")), "msg_2")
+
+    with Session(sqlite_engine) as session:
+        user = session.exec(select(User)).one()
+    assert user.email == "ada.king@example.com" and user.email_verified_at is not None
+
+
 def test_an_unverified_email_is_refused_and_recorded_on_the_event(sqlite_engine):
     outcome = deliver_and_apply(sqlite_engine, event("user.created", clerk_user(verified=False)), "msg_1")
 

@@ -26,7 +26,7 @@ from postforge.models import (
     Workspace,
     utcnow,
 )
-from postforge.services import oidc
+from postforge.services import accounts_auth, oidc
 from postforge.services.accounts_auth import resolve_session
 from postforge.services.errors import ValidationFailed
 from postforge.services.oidc import (
@@ -135,7 +135,7 @@ NOTHING = {"users": 0, "workspaces": 0, "credit_transactions": 0, "auth_identiti
 # --- the happy paths -------------------------------------------------------------------------------
 
 
-async def test_a_full_oidc_round_trip_signs_a_new_user_in(browser, fake, sqlite_engine):
+async def test_a_full_oidc_round_trip_signs_a_new_user_in(browser, fake, sqlite_engine, issuer):
     callback_url = await to_provider_and_back(browser, next_path="/posts?page=2")
     callback = await browser.get(callback_url)
     code = handoff_code(callback)
@@ -165,7 +165,7 @@ async def test_a_full_oidc_round_trip_signs_a_new_user_in(browser, fake, sqlite_
         identity = session.exec(select(AuthIdentity)).one()
         stored = session.exec(select(UserSession)).one()
     assert context is not None and context.email == "ada@example.com" and context.name == "Ada Lovelace"
-    assert (identity.provider, identity.subject) == ("oidc", "fake-user-1")
+    assert (identity.provider, identity.issuer, identity.subject) == ("oidc", issuer, "fake-user-1")
     assert workspace.credits == 10
     assert stored.user_agent == "test-browser" and stored.token_hash != token
 
@@ -220,7 +220,7 @@ async def test_a_verified_email_signs_into_the_existing_account(browser, sqlite_
     assert counts(sqlite_engine)["users"] == 1 and counts(sqlite_engine)["auth_identities"] == 1
 
 
-async def test_a_github_round_trip_uses_the_verified_primary_email(browser, fake, sqlite_engine):
+async def test_a_github_round_trip_uses_the_verified_primary_email(browser, fake, sqlite_engine, issuer):
     fake.user = FakeUser(github_id=777, login="grace", name="", email="grace@example.com")
 
     token = redeem(
@@ -234,7 +234,7 @@ async def test_a_github_round_trip_uses_the_verified_primary_email(browser, fake
         user = session.get(User, user_id_of(sqlite_engine, token))
         identity = session.exec(select(AuthIdentity)).one()
     assert user.email == "grace@example.com" and user.name == "grace"
-    assert (identity.provider, identity.subject) == ("github", "777")
+    assert (identity.provider, identity.issuer, identity.subject) == ("github", issuer, "777")
 
 
 async def test_rotated_provider_keys_are_fetched_again(browser, fake, sqlite_engine):
@@ -244,6 +244,60 @@ async def test_rotated_provider_keys_are_fetched_again(browser, fake, sqlite_eng
     token = redeem(sqlite_engine, handoff_code(await browser.get(await to_provider_and_back(browser))))
 
     assert user_id_of(sqlite_engine, token)
+
+
+async def test_an_sso_sign_in_takes_an_unverified_registration_away_from_its_registrant(
+    browser, sqlite_engine
+):
+    """Someone registered ada@example.com with a password of their choosing and never verified it;
+    then Ada signs in with a provider that vouches for the address."""
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        squatter = accounts_auth.register(
+            session, email="ada@example.com", password="Squatters-pass-93", name="Not Ada"
+        )
+        squatters_browser = accounts_auth.create_session(session, squatter)
+        session.commit()
+
+    token = redeem(sqlite_engine, handoff_code(await browser.get(await to_provider_and_back(browser))))
+
+    assert user_id_of(sqlite_engine, token) == squatter.id
+    with Session(sqlite_engine) as session:
+        assert resolve_session(session, squatters_browser) is None, "the registrant's session must end"
+        with pytest.raises(ValidationFailed, match="incorrect"):
+            accounts_auth.authenticate(session, email="ada@example.com", password="Squatters-pass-93")
+        assert session.get(User, squatter.id).email_verified_at is not None
+
+
+async def test_another_issuer_with_the_same_subject_does_not_reach_the_old_account(
+    browser, route_config, sqlite_engine
+):
+    ada = user_id_of(
+        sqlite_engine,
+        redeem(sqlite_engine, handoff_code(await browser.get(await to_provider_and_back(browser)))),
+    )
+    # The operator points OIDC_ISSUER at another provider, whose user happens to have the same `sub`.
+    other = FakeOIDCProvider(client_id="postforge", client_secret="s3cret-for-tests")
+    other.user = FakeUser(sub="fake-user-1", email="mallory@example.net", name="Mallory")
+    with serve(other.app) as other_issuer:
+        credentials = {"client_id": other.client_id, "client_secret": other.client_secret}
+        moved = OAuthRouteConfig(
+            providers={"oidc": generic_oidc_provider(issuer=other_issuer, **credentials)},
+            api_url=API_URL,
+            app_url=APP_URL,
+            source=sqlite_engine,
+        )
+        app = Starlette(routes=oauth_routes(lambda: moved))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=API_URL) as client:
+            mallory = user_id_of(
+                sqlite_engine,
+                redeem(sqlite_engine, handoff_code(await client.get(await to_provider_and_back(client)))),
+            )
+
+    assert mallory != ada
+    with Session(sqlite_engine) as session:
+        assert session.get(User, mallory).email == "mallory@example.net"
+        issuers = {(i.issuer, i.subject) for i in session.exec(select(AuthIdentity)).all()}
+    assert issuers == {(route_config.providers["oidc"].issuer, "fake-user-1"), (other_issuer, "fake-user-1")}
 
 
 # --- refusals ----------------------------------------------------------------------------------------

@@ -1,18 +1,24 @@
 """The first sign-in: one user, one personal workspace, one admin membership, one 10-credit bonus."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from postforge.models import (
+    ApiKey,
     AuthIdentity,
     CreditTransaction,
+    Invite,
     Membership,
     Role,
     TransactionType,
     User,
+    UserSession,
     Workspace,
+    utcnow,
 )
 from postforge.services import onboarding
 from postforge.services.errors import Conflict, ValidationFailed
@@ -22,7 +28,7 @@ from postforge.services.onboarding import (
     ensure_identity_user,
     grant_welcome_bonus,
 )
-from tests.support.factories import make_user, make_workspace
+from tests.support.factories import make_membership, make_user, make_user_session, make_workspace
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -36,6 +42,7 @@ def counts(engine: Engine) -> dict[str, int]:
 def sign_in(engine: Engine, **overrides) -> User:
     claims = {
         "provider": "oidc",
+        "issuer": "https://idp.example",
         "subject": "subject-1",
         "email": "ada@example.com",
         "email_verified": True,
@@ -114,7 +121,12 @@ def test_first_sign_in_creates_user_workspace_membership_bonus_and_identity(sqli
     with Session(sqlite_engine) as session:
         identity = session.exec(select(AuthIdentity)).one()
         workspace = session.exec(select(Workspace)).one()
-    assert (identity.provider, identity.subject, identity.user_id) == ("oidc", "subject-1", user.id)
+    assert (identity.provider, identity.issuer, identity.subject, identity.user_id) == (
+        "oidc",
+        "https://idp.example",
+        "subject-1",
+        user.id,
+    )
     assert workspace.credits == 10
 
 
@@ -168,6 +180,7 @@ def test_an_unverified_email_is_refused_and_nothing_is_created(sqlite_engine, ex
         ({"email": "a b@example.com"}, "email", "invalid email address"),
         ({"subject": "  "}, "subject", "no subject"),
         ({"provider": ""}, "subject", "no subject"),
+        ({"issuer": " "}, "issuer", "no issuer"),
     ],
 )
 def test_bad_identity_claims_are_refused(sqlite_engine, overrides, field, message):
@@ -226,6 +239,7 @@ def test_a_session_factory_works_as_well_as_an_engine(sqlite_engine):
     user = ensure_identity_user(
         lambda: Session(sqlite_engine, expire_on_commit=False),
         provider="oidc",
+        issuer="https://idp.example",
         subject="factory",
         email="factory@example.com",
         email_verified=True,
@@ -233,3 +247,93 @@ def test_a_session_factory_works_as_well_as_an_engine(sqlite_engine):
     assert user.id is not None and user.name == ""
     with Session(sqlite_engine) as session:
         assert session.exec(select(Workspace)).one().name == "My workspace"
+
+
+# --- an SSO identity meets an unverified local account --------------------------------------------
+
+
+def squatted_account(engine, *, email: str = "ada@example.com"):
+    """What a squatter leaves: an unverified account with a password, two sessions, a personal
+    workspace with a second account of theirs as member, a pending invitation and an API key."""
+    with Session(engine, expire_on_commit=False) as session:
+        squatter = make_user(session, email=email, password_hash="$argon2id$squatters-password")
+        workspace = create_personal_workspace(session, squatter)
+        accomplice = make_user(session, email="mallory@example.net")
+        make_membership(session, workspace, accomplice, role=Role.ADMIN)
+        make_user_session(session, squatter)
+        make_user_session(session, squatter)
+        session.add(
+            Invite(
+                workspace_id=workspace.id,
+                email="mallory+2@example.net",
+                role=Role.ADMIN,
+                token_hash="a" * 64,
+                invited_by_id=squatter.id,
+                expires_at=utcnow() + timedelta(days=7),
+            )
+        )
+        session.add(
+            ApiKey(
+                workspace_id=workspace.id,
+                created_by_id=squatter.id,
+                name="k",
+                prefix="pf_x",
+                key_hash="b" * 64,
+            )
+        )
+        session.commit()
+    return squatter, workspace
+
+
+def test_a_verified_sso_email_takes_an_unverified_account_away_from_whoever_registered_it(sqlite_engine):
+    squatter, workspace = squatted_account(sqlite_engine)
+
+    user = sign_in(sqlite_engine, issuer="https://idp.example", email="Ada@Example.com")
+
+    assert user.id == squatter.id
+    with Session(sqlite_engine) as session:
+        owner = session.get(User, squatter.id)
+        open_sessions = session.exec(select(UserSession).where(UserSession.revoked_at.is_(None))).all()
+        members = session.exec(
+            select(Membership.user_id).where(Membership.workspace_id == workspace.id)
+        ).all()
+        invites = session.exec(select(Invite).where(Invite.revoked_at.is_(None))).all()
+        keys = session.exec(select(ApiKey).where(ApiKey.revoked_at.is_(None))).all()
+    assert owner.password_hash is None, "the squatter's password must stop working"
+    assert owner.email_verified_at is not None
+    assert open_sessions == [], "the squatter's sessions must end"
+    assert members == [squatter.id], "nobody the squatter let in stays in the personal workspace"
+    assert invites == [] and keys == []
+
+
+def test_a_verified_local_account_is_linked_and_keeps_its_password_and_sessions(sqlite_engine):
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        existing = make_user(
+            session, email="ada@example.com", password_hash="$argon2id$x", email_verified_at=utcnow()
+        )
+        create_personal_workspace(session, existing)
+        make_user_session(session, existing)
+        session.commit()
+
+    user = sign_in(sqlite_engine)
+
+    with Session(sqlite_engine) as session:
+        owner = session.get(User, existing.id)
+        open_sessions = session.exec(select(UserSession).where(UserSession.revoked_at.is_(None))).all()
+    assert user.id == existing.id and owner.password_hash == "$argon2id$x" and len(open_sessions) == 1
+
+
+def test_the_same_subject_at_another_issuer_is_another_person(sqlite_engine):
+    first = sign_in(sqlite_engine, issuer="https://idp-one.example", subject="1234")
+
+    other = sign_in(
+        sqlite_engine, issuer="https://idp-two.example", subject="1234", email="mallory@example.net"
+    )
+
+    assert other.id != first.id and other.email == "mallory@example.net"
+    with Session(sqlite_engine) as session:
+        identities = {(i.issuer, i.subject, i.user_id) for i in session.exec(select(AuthIdentity)).all()}
+    assert identities == {
+        ("https://idp-one.example", "1234", first.id),
+        ("https://idp-two.example", "1234", other.id),
+    }

@@ -182,3 +182,31 @@ def test_an_injected_backend_takes_precedence(sqlite_engine: Engine) -> None:
     assert refused.value.retry_after == 7
     assert calls == [("hit", "k"), ("reset", "k")]
     assert counters(sqlite_engine) == {}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (1, "1 s"),
+        (119, "119 s"),
+        (120, "2 min"),
+        (3599, "60 min"),
+        (7199, "120 min"),
+        (7200, "2 h"),
+        (86400, "24 h"),
+    ],
+)
+def test_waits_read_in_the_unit_people_expect(seconds: int, text: str) -> None:
+    assert rate_limit.wait_text(seconds) == text
+
+
+def test_enforce_says_what_was_refused_and_when_to_try_again(sqlite_engine: Engine) -> None:
+    rule = (1, 3600)
+    rate_limit.enforce("invite:user", "7", rule, refusal="Too many invitations.", engine=sqlite_engine)
+
+    with pytest.raises(RateLimited) as refused:
+        rate_limit.enforce("invite:user", "7", rule, refusal="Too many invitations.", engine=sqlite_engine)
+
+    assert refused.value.message == "Too many invitations. Try again in 60 min."
+    assert 3590 < refused.value.retry_after <= 3600
+    rate_limit.enforce("invite:user", "8", rule, refusal="Too many invitations.", engine=sqlite_engine)

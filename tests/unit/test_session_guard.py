@@ -129,6 +129,7 @@ def test_only_the_sign_in_side_is_public() -> None:
         "ForgotPasswordState",
         "ResetPasswordState",
         "AuthCompleteState",
+        "VerifyEmailState",
     }
     assert {name.split(".")[0] for name in public} - {"OutboxState"} <= allowed_states, public
     # The dev outbox checks for a system admin itself, so that everyone else meets its 404.

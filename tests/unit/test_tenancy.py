@@ -143,6 +143,9 @@ def world(engine) -> World:
         make_payment(session, target, status=PaymentStatus.PAID, checkout_completed_at=utcnow())
         token = accounts_auth.create_session(session, outsider, workspace_id=own.id)
         browser = session.exec(select(UserSession).where(UserSession.user_id == outsider.id)).one()
+        # Invitations are rate-limited in a transaction of the limiter's own, which on SQLite waits
+        # for this one's write lock: commit first, as every caller in the app does.
+        session.commit()
         workspaces.invite_member(
             session, actor_id=member.id, workspace_id=target.id, email="newcomer@example.com", role="viewer"
         )

@@ -1,6 +1,7 @@
 """Workspaces, roles and invitations: every rule, every bad input, and nothing changed on a refusal."""
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from postforge.services.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ServiceError,
     ValidationFailed,
 )
@@ -452,6 +454,67 @@ def test_invite_rejects_a_role_that_does_not_exist(engine, world, role):
         ),
     )
     assert error.field == "role" and "admin, editor, viewer" in error.message
+
+
+def test_invitations_are_rate_limited_per_inviting_admin(engine, world, monkeypatch):
+    monkeypatch.setattr(workspaces, "INVITES_PER_INVITER", (2, 3600))
+    monkeypatch.setattr(workspaces, "INVITES_PER_WORKSPACE", (100, 86400))
+    invite(engine, world, "one@example.com")
+    invite(engine, world, "two@example.com")
+
+    error = assert_refused(
+        engine,
+        RateLimited,
+        lambda s: workspaces.invite_member(
+            s, actor_id=world.admin, workspace_id=world.a, email="three@example.com", role="editor"
+        ),
+    )
+
+    assert re.fullmatch(
+        r"You have sent too many invitations in the last hour\. Try again in \d+ min\.", error.message
+    )
+    assert 0 < error.retry_after <= 3600
+    # Another admin's budget is their own.
+    invite(engine, world, "three@example.com", actor=world.admin_b, workspace_id=world.b)
+
+
+def test_invitations_are_rate_limited_per_workspace_whoever_sends_them(engine, world, monkeypatch):
+    monkeypatch.setattr(workspaces, "INVITES_PER_INVITER", (100, 3600))
+    monkeypatch.setattr(workspaces, "INVITES_PER_WORKSPACE", (2, 86400))
+    second_admin = new_user(engine, "second-admin@example.com")
+    with Session(engine) as session:
+        make_membership(
+            session, session.get(Workspace, world.a), session.get(User, second_admin), role=Role.ADMIN
+        )
+        session.commit()
+    invite(engine, world, "one@example.com")
+    invite(engine, world, "two@example.com", actor=second_admin)
+
+    error = assert_refused(
+        engine,
+        RateLimited,
+        lambda s: workspaces.invite_member(
+            s, actor_id=second_admin, workspace_id=world.a, email="three@example.com", role="editor"
+        ),
+    )
+
+    assert re.fullmatch(
+        r"This workspace has sent too many invitations today\. Try again in \d+ h\.", error.message
+    )
+    invite(engine, world, "three@example.com", actor=world.admin_b, workspace_id=world.b)
+
+
+def test_a_refused_invitation_does_not_use_up_the_budget(engine, world, monkeypatch):
+    monkeypatch.setattr(workspaces, "INVITES_PER_INVITER", (1, 3600))
+    for _ in range(3):
+        assert_refused(
+            engine,
+            PermissionDenied,
+            lambda s: workspaces.invite_member(
+                s, actor_id=world.admin, workspace_id=world.b, email="x@example.com", role="editor"
+            ),
+        )
+    invite(engine, world, "one@example.com")
 
 
 def test_inviting_an_existing_member_is_a_conflict(engine, world):
