@@ -38,7 +38,7 @@ from postforge.platforms import rules
 from postforge.services import post_metrics, post_status, timefmt, workspaces
 from postforge.services.errors import Conflict, NotFound, ValidationFailed
 
-MAX_CONTENT_CHARS = 65_000  # above every platform's limit (Facebook: 63,206)
+MAX_CONTENT_CHARS = rules.MAX_TEXT_CHARS  # above every platform's limit (Facebook: 63,206)
 MAX_BULK = 200
 PAGE_SIZE_MAX = 200
 STALE_MESSAGE = "This post was changed elsewhere — reload it, or save again to overwrite."

@@ -18,6 +18,7 @@ from postforge.ai.registry import get_generator
 from postforge.db import session_scope
 from postforge.services import account_connect, brands, generation, timefmt
 from postforge.services.errors import InsufficientCredits, ServiceError
+from postforge.state.counting import count_off_loop
 from postforge.state.shell import ShellState
 
 NO_BRAND = "none"
@@ -70,6 +71,14 @@ def _start(user_id: int, workspace_id: int, request_id: str, inputs: dict, provi
             provider=provider,
             **inputs,
         )
+
+
+def _count(platform: str, text: str) -> tuple[int, int]:
+    """(count, limit) of `text` on `platform`; its plain length and no limit for an unknown platform."""
+    try:
+        return generation.count_text(platform, text)
+    except ServiceError:
+        return len(text), 0
 
 
 def _save(user_id: int, workspace_id: int, fields: dict):
@@ -143,31 +152,31 @@ class GenerateState(rx.State):
         self.language = value if value in LANGUAGES else "en"
 
     @rx.event
-    def set_platform(self, value: str):
+    async def set_platform(self, value: str):
         if any(option.value == value for option in self.platform_options):
             self.platform = value
             if not self.has_result:
-                self._recount()
+                await self._recount_off_loop()
 
     @rx.event
     def set_brand(self, value: str):
         self.brand = value
 
     @rx.event
-    def set_preview(self, value: str):
+    async def set_preview(self, value: str):
         if not self.generating:
             self.preview = value
-            self._recount()
+            await self._recount_off_loop()
 
     @rx.event
-    def set_include_hashtags(self, value: bool):
+    async def set_include_hashtags(self, value: bool):
         self.include_hashtags = bool(value)
-        self._recount()
+        await self._recount_off_loop()
 
     @rx.event
-    def remove_hashtag(self, tag: str):
+    async def remove_hashtag(self, tag: str):
         self.hashtags = [t for t in self.hashtags if t != tag]
-        self._recount()
+        await self._recount_off_loop()
 
     @rx.event
     def set_confirm_open(self, value: bool):
@@ -189,13 +198,20 @@ class GenerateState(rx.State):
     def final_text(self) -> str:
         return generation.compose_text(self.preview, self.hashtags, include_hashtags=self.include_hashtags)
 
-    def _recount(self) -> None:
+    def _counted_platform(self) -> str:
         showing_result = (self.has_result or self.generating) and self.result_platform
-        platform = self.result_platform if showing_result else self.platform
-        try:
-            self.char_count, self.char_limit = generation.count_text(platform, self.final_text())
-        except ServiceError:
-            self.char_count, self.char_limit = len(self.final_text()), 0
+        return self.result_platform if showing_result else self.platform
+
+    def _recount(self) -> None:
+        """Recount inline: for the provider's text, which is short (its own length limit)."""
+        self.char_count, self.char_limit = _count(self._counted_platform(), self.final_text())
+
+    async def _recount_off_loop(self) -> None:
+        """Recount what the person typed or pasted: a long text is counted off the event loop."""
+        text = self.final_text()
+        self.char_count, self.char_limit = await count_off_loop(
+            len(text), _count, self._counted_platform(), text
+        )
 
     # --- Loading ------------------------------------------------------------------------------
 

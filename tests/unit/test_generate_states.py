@@ -1,5 +1,6 @@
 """The generate, brands and credits states: thin, but they must page, refuse and keep what was typed."""
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -8,7 +9,7 @@ from sqlmodel import Session, select
 
 from postforge.db import get_engine
 from postforge.models import Brand, Post, Role, TransactionType, Workspace
-from postforge.services import accounts_auth, credits
+from postforge.services import accounts_auth, credits, generation
 from postforge.settings import get_settings
 from postforge.state.brands import BrandsState
 from postforge.state.credits import PAGE_SIZE, CreditsState
@@ -130,9 +131,9 @@ async def test_saving_a_result_creates_a_draft_with_its_details(world) -> None:
     generate.has_result, generate.sample = True, True
     generate.result_platform, generate.result_tone, generate.result_language = "sandbox", "Urgent", "en"
     generate._result_workspace_id = world["ws"]
-    generate.set_include_hashtags(True)
+    await generate.set_include_hashtags(True)
     assert generate.char_count == len("Launch day is here.\n\n#Launch #Day #Now")
-    generate.remove_hashtag("#Now")
+    await generate.remove_hashtag("#Now")
     await generate.save_draft()
     assert not generate.has_result and generate.preview == ""
     with Session(get_engine()) as session:
@@ -141,3 +142,22 @@ async def test_saving_a_result_creates_a_draft_with_its_details(world) -> None:
         assert post.content == "Launch day is here.\n\n#Launch #Day"
         assert post.meta["sample"] is True and post.meta["tone"] == "Urgent"
         assert session.get(Workspace, world["ws"]).credits == 30
+
+
+async def test_a_long_edit_of_the_preview_is_counted_off_the_event_loop(world, monkeypatch) -> None:
+    _, generate = await signed_in(world["tokens"]["Ed"], GenerateState)
+    await generate.load()
+    generate.preview, generate.has_result, generate.result_platform = "Launch day.", True, "x"
+    counted_on = []
+    count_text = generation.count_text
+
+    def spy(*args):
+        counted_on.append(threading.current_thread() is threading.main_thread())
+        return count_text(*args)
+
+    monkeypatch.setattr(generation, "count_text", spy)
+    await generate.set_preview("https://example.com/" + "a." * 40_000)
+    assert counted_on == [False], "a long text was counted on the event loop"
+    assert (generate.char_count, generate.char_limit) == (80_020, 280)  # past the cap: its length
+    await generate.set_preview("Launch day is here.")
+    assert counted_on == [False, True] and generate.char_count == len("Launch day is here.")
