@@ -1,8 +1,11 @@
 """Generate page: the form, the streaming preview, and saving the result as a draft or scheduled post.
 
 Generating runs as a background event: it reserves the credit (the header balance drops at
-once), streams the provider into `preview` in small batches, and on failure shows why, puts the
-refunded balance back in the header and keeps every input as typed. The business rules live in
+once) and streams the provider into `preview` in small batches. The outcome follows the service's
+rule, text delivered = credit kept: text that arrived stays in the preview, editable, with a
+`warning` when it falls short (too long, cut off, no hashtags…); when nothing usable arrived the
+credit is refunded, the preview goes back to what it showed before (nothing of the failed answer),
+the refunded balance returns to the header and every input stays as typed. The business rules live in
 `services/generation.py`; this state only moves values between the page and the service.
 """
 
@@ -39,6 +42,7 @@ RESULT_FIELDS = (
     "result_language",
     "result_brand",
     "char_limit",
+    "warning",
     "_result_workspace_id",
 )
 
@@ -112,6 +116,7 @@ class GenerateState(rx.State):
     result_language: str = ""
     result_brand: str = NO_BRAND
     # Problems
+    warning: str = ""  # what to check in a result that arrived but falls short
     error: str = ""
     can_retry: bool = False
     out_of_credits: bool = False
@@ -245,7 +250,7 @@ class GenerateState(rx.State):
             self._clear_result()  # never save one workspace's paid result into another
         if self.generating and time.time() - self._started_at > STUCK_AFTER_SECONDS:
             self.generating = False  # a run cut off by a server restart must not lock the form
-        self._recount()
+        await self._recount_off_loop()
         return None
 
     # --- Generating ---------------------------------------------------------------------------
@@ -314,7 +319,7 @@ class GenerateState(rx.State):
             (await self.get_state(ShellState)).credits = ticket.balance  # the header drops at once
             previous = {name: getattr(self, name) for name in RESULT_FIELDS}
             self.preview, self.hashtags, self.best_time, self.best_time_reason = "", [], "", ""
-            self.has_result, self.sample = False, generator.sample
+            self.has_result, self.sample, self.warning = False, generator.sample, ""
             self.result_platform, self.result_tone = ticket.request.platform, ticket.request.tone
             self.result_language, self.result_brand = ticket.request.language, self.brand
             self._result_workspace_id = ticket.workspace_id
@@ -324,14 +329,14 @@ class GenerateState(rx.State):
         try:
             async for event in generation.run(ticket, generator):
                 if isinstance(event, generation.GenerationDone):
-                    post = event.post
                     async with self:
-                        self.preview = post.content
-                        self.hashtags = list(post.hashtags)
-                        self.best_time, self.best_time_reason = post.best_time, post.best_time_reason
-                        self.sample, self.has_result, self.generating = post.sample, True, False
-                        self._recount()
-                    yield rx.toast.success("Post written. Edit it, then save it as a draft or schedule it.")
+                        self._show_result(event)
+                    if event.warning:
+                        yield rx.toast.warning(event.warning)
+                    else:
+                        yield rx.toast.success(
+                            "Post written. Edit it, then save it as a draft or schedule it."
+                        )
                     return
                 pending = event.text
                 now = time.monotonic()
@@ -342,13 +347,27 @@ class GenerateState(rx.State):
                     last_flush, pending = now, None
         except generation.GenerationFailed as error:
             async with self:
-                self.generating, self.error, self.can_retry = False, error.message, error.retryable
-                for name, value in previous.items():  # a failed regeneration keeps the earlier post
-                    setattr(self, name, value)
-                self._recount()
+                await self._show_refund(error, previous)
                 if error.balance is not None:
                     (await self.get_state(ShellState)).credits = error.balance
             yield rx.toast.error(error.message)
+
+    def _show_result(self, done: generation.GenerationDone) -> None:
+        """Text arrived and its credit was kept: show it, with what to check when it falls short."""
+        post = done.post
+        self.preview = post.content
+        self.hashtags = list(post.hashtags)
+        self.best_time, self.best_time_reason = post.best_time, post.best_time_reason
+        self.sample, self.has_result, self.generating = post.sample, True, False
+        self.warning, self.error, self.can_retry = done.warning, "", False
+        self._recount()
+
+    async def _show_refund(self, error: generation.GenerationFailed, previous: dict) -> None:
+        """Nothing usable arrived and the credit came back: no trace of the failed answer stays."""
+        for name, value in previous.items():  # a failed regeneration keeps the earlier post
+            setattr(self, name, value)
+        self.generating, self.error, self.can_retry = False, error.message, error.retryable
+        await self._recount_off_loop()
 
     # --- Saving -------------------------------------------------------------------------------
 
@@ -432,5 +451,5 @@ class GenerateState(rx.State):
     def _clear_result(self) -> None:
         """The post is saved: the preview empties so the next generation needs no confirmation."""
         self.preview, self.hashtags, self.best_time, self.best_time_reason = "", [], "", ""
-        self.has_result, self.sample, self.error = False, False, ""
+        self.has_result, self.sample, self.error, self.warning = False, False, "", ""
         self._recount()
