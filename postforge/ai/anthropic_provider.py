@@ -3,7 +3,8 @@
 The post comes back as the input of the `emit_post` tool (`tool_choice` forces it), so its text,
 hashtags and best time arrive as fields. While it streams, the tool input arrives as JSON
 fragments; the text so far is read out of them with a partial-JSON parse, so the preview grows
-as Claude writes. The finished input is validated strictly (`validate_output`).
+as Claude writes. The finished input is checked (`validate_output`): a post whose text arrived is
+kept with its problems listed, even when Claude ran out of tokens before finishing it.
 
 Retries inside the SDK are kept low (the page offers "try again"), and a server asking for a long
 wait is not waited for: the person is told when to try again instead. Every SDK error becomes a
@@ -13,6 +14,7 @@ wait is not waited for: the person is told when to try again instead. Every SDK 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -46,6 +48,7 @@ DEFAULT_MAX_RETRIES = 1
 # A server asking us to wait longer than this is not retried inside the SDK: the user decides.
 MAX_RETRY_WAIT_SECONDS = 3.0
 CONNECT_TIMEOUT_SECONDS = 10.0
+CUT_OFF = "the AI ran out of room before finishing the post"
 
 
 class _InteractiveAnthropic(anthropic.AsyncAnthropic):
@@ -182,15 +185,24 @@ class AnthropicGenerator:
         return self.settings.anthropic_timeout_seconds * (self.max_retries + 1) + MAX_RETRY_WAIT_SECONDS * 2
 
     def _finish(self, message: Any, request: GenerationRequest) -> GeneratedPost:
-        if getattr(message, "stop_reason", None) == "max_tokens":
-            raise MalformedOutput(
-                "The AI ran out of room before finishing the post. Try again or shorten the topic.",
-                detail=f"stop_reason=max_tokens usage={getattr(message, 'usage', None)}",
-            )
+        cut_off = getattr(message, "stop_reason", None) == "max_tokens"
         data = _tool_input(message)
-        if data is None:
-            raise MalformedOutput("The AI answered without a post. Try again.", detail=repr(message)[:2000])
-        return validate_output(data, request, sample=False, provider=NAME, model=self.model)
+        try:
+            if data is None:
+                raise MalformedOutput(
+                    "The AI answered without a post. Try again.", detail=repr(message)[:2000]
+                )
+            post = validate_output(data, request, sample=False, provider=NAME, model=self.model)
+        except MalformedOutput as error:
+            if cut_off:
+                raise MalformedOutput(
+                    "The AI ran out of room before writing the post. Try again or shorten the topic.",
+                    detail=f"stop_reason=max_tokens usage={getattr(message, 'usage', None)}",
+                ) from error
+            raise
+        if cut_off:
+            post = dataclasses.replace(post, problems=(CUT_OFF, *post.problems))
+        return post
 
     async def complete(self, request: GenerationRequest) -> GeneratedPost:
         """One non-streaming request (for callers without a live preview)."""

@@ -2,8 +2,11 @@
 
 A provider turns a `GenerationRequest` into a stream of events: `Progress` while the post text
 grows (the whole text so far, for the live preview) and exactly one `Finished` carrying the
-validated `GeneratedPost` at the end. Any failure raises a `GenerationError` whose `message` is
-fit to show the person who asked; the caller refunds the credit and keeps their inputs.
+checked `GeneratedPost` at the end. A post whose text arrived but falls short of the request
+(too long, too few hashtags, no best time, cut off) is still a post: what is wrong is listed in
+its `problems`. A failure with no post text raises a `GenerationError` whose `message` is fit to
+show the person who asked; the generation service decides what the credit does (text delivered =
+credit kept, see `services/generation.py`).
 
 Providers do no database work and know nothing of credits: the generation service owns those.
 """
@@ -62,6 +65,9 @@ class GeneratedPost:
     sample: bool  # True: the offline generator wrote it, no AI was used
     provider: str = ""
     model: str = ""
+    # What falls short of the request ("the hashtags are missing", …): shown as a warning, the
+    # text is kept for the person to fix.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ class StreamInterrupted(GenerationError):
 
 
 class MalformedOutput(GenerationError):
-    """The provider answered, but not with a usable post (missing fields, too long, …)."""
+    """The provider answered, but with no post text to keep (none at all, or unreadable)."""
 
     kind = "malformed"
 
@@ -173,6 +179,14 @@ def normalize_hashtag(raw: object) -> str:
     return f"#{tag}"
 
 
+def length_problems(content: str, request: GenerationRequest) -> list[str]:
+    """["the post is N characters, over X's limit of M"] when `content` is too long for the platform."""
+    length = request.count(content)
+    if length <= request.max_chars:
+        return []
+    return [f"the post is {length} characters, over {request.platform_label}'s limit of {request.max_chars}"]
+
+
 def validate_output(
     data: Mapping[str, Any] | None,
     request: GenerationRequest,
@@ -181,19 +195,21 @@ def validate_output(
     provider: str,
     model: str = "",
 ) -> GeneratedPost:
-    """A GeneratedPost from a provider's raw fields, or MalformedOutput saying what is wrong."""
+    """A GeneratedPost from a provider's raw fields, with whatever falls short listed in `problems`.
+
+    The text is what the person pays for: an answer without any raises MalformedOutput (nothing
+    usable arrived). Anything else wrong (the length, the hashtags, the best time) is a problem
+    the person can see and fix; the fields that are fine are kept.
+    """
     if not isinstance(data, Mapping):
         raise MalformedOutput("The AI answered without a post. Try again.")
-    problems: list[str] = []
     content = data.get("content")
     content = content.strip() if isinstance(content, str) else ""
     if not content:
-        problems.append("the post text is missing")
-    elif request.count(content) > request.max_chars:
-        problems.append(
-            f"the post is {request.count(content)} characters, over {request.platform_label}'s "
-            f"limit of {request.max_chars}"
+        raise MalformedOutput(
+            "The AI answered without any post text. Try again.", detail=repr(dict(data))[:2000]
         )
+    problems = length_problems(content, request)
     raw_tags = data.get("hashtags")
     tags: list[str] = []
     if not isinstance(raw_tags, list | tuple):
@@ -209,19 +225,15 @@ def validate_output(
             problems.append(f"it gave {len(tags)} usable hashtags, not {MIN_HASHTAGS} to {MAX_HASHTAGS}")
     best_time = data.get("best_time")
     best_time = " ".join(best_time.split()) if isinstance(best_time, str) else ""
-    if not BEST_TIME_PATTERN.match(best_time):
-        problems.append("the best time to post is missing or not like 'Tuesday 09:30'")
     reason = data.get("best_time_reason")
     reason = " ".join(reason.split()) if isinstance(reason, str) else ""
-    if not reason:
+    if not BEST_TIME_PATTERN.match(best_time):
+        problems.append("the best time to post is missing or not like 'Tuesday 09:30'")
+        best_time, reason = "", ""  # a reason for no time says nothing
+    elif not reason:
         problems.append("the reason for the best time is missing")
     elif len(reason) > MAX_BEST_TIME_REASON_CHARS:
-        problems.append("the reason for the best time is too long")
-    if problems:
-        raise MalformedOutput(
-            f"The AI returned an unusable post ({'; '.join(problems)}). Try again.",
-            detail=repr(dict(data))[:2000],
-        )
+        reason = reason[: MAX_BEST_TIME_REASON_CHARS - 1].rstrip() + "…"
     return GeneratedPost(
         content=content,
         hashtags=tuple(tags),
@@ -230,4 +242,5 @@ def validate_output(
         sample=sample,
         provider=provider,
         model=model,
+        problems=tuple(problems),
     )

@@ -259,6 +259,18 @@ def _result() -> rx.Component:
             wrap="wrap",
         ),
         rx.cond(
+            GenerateState.warning != "",
+            rx.callout(
+                GenerateState.warning,
+                icon="triangle-alert",
+                color_scheme="amber",
+                size="1",
+                role="status",
+                width="100%",
+                id="generate-warning",
+            ),
+        ),
+        rx.cond(
             GenerateState.hashtags.length() > 0,
             rx.vstack(
                 rx.flex(

@@ -33,6 +33,10 @@ from postforge.platforms import text_counting as tc
 BLUESKY_MAX_BYTES = 3000
 INSTAGRAM_MAX_HASHTAGS = 30
 THREADS_MAX_LINKS = 5
+# Past this many characters a text is too long for every platform (Facebook's 63,206 is the highest
+# fixed limit) and the posts service refuses it: it is no longer counted exactly (its length in
+# code points stands in), so however much is pasted into a composer, counting work stays bounded.
+MAX_TEXT_CHARS = 65_000
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ class TextRules:
     platform: str
     label: str
     max_chars: int
-    count: Callable[[str], int]
+    # Counts a text as the platform does; call `count`, which stops counting past MAX_TEXT_CHARS.
+    counter: Callable[[str], int]
     max_media: int
     requires_media: bool
     max_media_note: str
@@ -49,13 +54,19 @@ class TextRules:
     # Checks beyond the length (byte caps, hashtag limits); each returns a message or "".
     extra_checks: tuple[Callable[[str], str], ...] = ()
 
+    def count(self, text: str) -> int:
+        """The length the platform would see; a text past MAX_TEXT_CHARS gives its plain length."""
+        if len(text) > MAX_TEXT_CHARS:
+            return len(text)
+        return self.counter(text)
+
 
 def x_rules() -> TextRules:
     return TextRules(
         platform=Platform.X.value,
         label="X",
         max_chars=280,
-        count=tc.x_weighted_length,
+        counter=tc.x_weighted_length,
         max_media=4,
         requires_media=False,
         max_media_note="Up to 4 images, or 1 GIF or video (X media upload docs).",
@@ -74,7 +85,7 @@ def bluesky_rules() -> TextRules:
         platform=Platform.BLUESKY.value,
         label="Bluesky",
         max_chars=300,
-        count=tc.graphemes,
+        counter=tc.graphemes,
         max_media=4,
         requires_media=False,
         max_media_note="Up to 4 images, or 1 video (app.bsky.embed.images allows 4).",
@@ -89,7 +100,7 @@ def mastodon_rules(instance_limit: int | None = None) -> TextRules:
         platform=Platform.MASTODON.value,
         label="Mastodon",
         max_chars=limit,
-        count=tc.mastodon_length,
+        counter=tc.mastodon_length,
         max_media=4,
         requires_media=False,
         max_media_note="Up to 4 attachments (the instance's configuration.statuses.max_media_attachments).",
@@ -102,7 +113,7 @@ def linkedin_rules() -> TextRules:
         platform=Platform.LINKEDIN.value,
         label="LinkedIn",
         max_chars=3000,
-        count=tc.utf16_length,
+        counter=tc.utf16_length,
         max_media=20,
         requires_media=False,
         max_media_note=(
@@ -123,7 +134,7 @@ def threads_rules() -> TextRules:
         platform=Platform.THREADS.value,
         label="Threads",
         max_chars=500,
-        count=tc.threads_length,
+        counter=tc.threads_length,
         max_media=20,
         requires_media=False,
         max_media_note="Up to 20 images or videos as a carousel (Threads API carousel posts: 2-20 items).",
@@ -143,7 +154,7 @@ def instagram_rules() -> TextRules:
         platform=Platform.INSTAGRAM.value,
         label="Instagram",
         max_chars=2200,
-        count=tc.utf16_length,
+        counter=tc.utf16_length,
         max_media=10,
         requires_media=True,
         max_media_note="1 image or video, or a carousel of up to 10 (Instagram content publishing API).",
@@ -157,7 +168,7 @@ def facebook_rules() -> TextRules:
         platform=Platform.FACEBOOK.value,
         label="Facebook",
         max_chars=63206,
-        count=tc.utf16_length,
+        counter=tc.utf16_length,
         max_media=10,
         requires_media=False,
         max_media_note="Up to 10 photos, or 1 video, on a Page post.",
@@ -170,7 +181,7 @@ def sandbox_rules() -> TextRules:
         platform=Platform.SANDBOX.value,
         label="Sandbox",
         max_chars=500,
-        count=tc.graphemes,
+        counter=tc.graphemes,
         max_media=4,
         requires_media=False,
         max_media_note="Up to 4 (the built-in sandbox feed).",
@@ -207,14 +218,53 @@ def rules_for(platform: str | Platform, *, instance_limit: int | None = None) ->
     return _FIXED[which]
 
 
+@dataclass(frozen=True)
+class TextCheck:
+    """A text measured for one platform: what the composer's counter shows and what stops it."""
+
+    count: int
+    max_chars: int
+    unit: str
+    problems: tuple[str, ...]
+
+    @property
+    def over(self) -> bool:
+        return self.count > self.max_chars
+
+
+def check_text(
+    platform: str | Platform, text: str, *, media_count: int = 0, instance_limit: int | None = None
+) -> TextCheck:
+    """Count `text` for `platform` once and say what stops it (with `media_count` attachments)."""
+    rules = rules_for(platform, instance_limit=instance_limit)
+    text = text or ""
+    count = rules.count(text)
+    problems: list[str] = []
+    if len(text) > MAX_TEXT_CHARS:
+        problems.append(
+            f"Too long to post anywhere: at most {MAX_TEXT_CHARS:,} characters; this has {len(text):,}."
+        )
+    else:
+        problems.extend(_text_problems(rules, text, count, media_count))
+    if rules.requires_media and media_count < 1:
+        problems.append(f"{rules.label} posts need at least one image or video.")
+    if media_count > rules.max_media:
+        problems.append(
+            f"{rules.label} allows at most {rules.max_media} attachments; this post has {media_count}."
+        )
+    return TextCheck(count=count, max_chars=rules.max_chars, unit=rules.unit, problems=tuple(problems))
+
+
 def text_problems(
     platform: str | Platform, text: str, *, media_count: int = 0, instance_limit: int | None = None
 ) -> list[str]:
     """What stops `text` (with `media_count` attachments) from going out on `platform`; [] if nothing."""
-    rules = rules_for(platform, instance_limit=instance_limit)
+    return list(check_text(platform, text, media_count=media_count, instance_limit=instance_limit).problems)
+
+
+def _text_problems(rules: TextRules, text: str, length: int, media_count: int) -> list[str]:
     problems: list[str] = []
-    length = rules.count(text or "")
-    if not (text or "").strip() and media_count == 0:
+    if not text.strip() and media_count == 0:
         problems.append(f"Write something for {rules.label}: the text is empty.")
     if length > rules.max_chars:
         over = length - rules.max_chars
@@ -223,13 +273,7 @@ def text_problems(
             f"({over:,} over). Shorten it or write a version for {rules.label}."
         )
     for check in rules.extra_checks:
-        message = check(text or "")
+        message = check(text)
         if message:
             problems.append(message)
-    if rules.requires_media and media_count < 1:
-        problems.append(f"{rules.label} posts need at least one image or video.")
-    if media_count > rules.max_media:
-        problems.append(
-            f"{rules.label} allows at most {rules.max_media} attachments; this post has {media_count}."
-        )
     return problems

@@ -20,11 +20,18 @@ have any alphabetic top-level domain; a bare domain needs a known top-level doma
 follow `@`, `#`, `$`, a letter or digit (so an email address is not a URL) or `-_./`, and a
 bare `name.<country code>` with no path is not a link (as on X), except `.co` and `.tv`.
 Trailing punctuation (`.`, `,`, `!`, an unbalanced `)`) is not part of a URL.
+
+Every function here is linear in the length of the text, whatever the text: the live counters
+run on every keystroke, so no pattern may backtrack over the whole text (no nested repetition of
+overlapping character classes; runs are taken possessively and checked in Python). The callers
+(`rules.TextRules.count`) still stop counting past `rules.MAX_TEXT_CHARS`.
 """
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
@@ -388,21 +395,20 @@ COUNTRY_TLDS = [
 ]
 SPECIAL_SHORT_TLDS = {"co", "tv"}  # `name.co` and `name.tv` link even without a path
 
-_TLD_ALTERNATION = "|".join(sorted({*GENERIC_TLDS, *COUNTRY_TLDS}, key=len, reverse=True))
-_PATH = r"(?:[/?#][^\s]*)?"
-_PORT = r"(?::\d{1,5})?"
-_SCHEME_URL = regex.compile(
-    r"(?<![A-Za-z0-9@\uFF20$#\uFF03\u202A-\u202E])"
-    r"https?://"
-    r"(?:[\p{L}\p{N}](?:[\p{L}\p{N}_-]*[\p{L}\p{N}])?\.)+\p{L}{2,63}(?![\p{L}\p{N}_-])" + _PORT + _PATH,
-    regex.IGNORECASE,
-)
-_BARE_URL = regex.compile(
-    r"(?<![A-Za-z0-9@\uFF20$#\uFF03\u202A-\u202E._/-])"
-    r"(?P<domain>(?:[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?\.)+(?P<tld>" + _TLD_ALTERNATION + r"))"
-    r"(?![\p{L}\p{N}_@-])" + r"(?P<rest>" + _PORT + _PATH + ")",
-    regex.IGNORECASE,
-)
+_TLDS = frozenset({*GENERIC_TLDS, *COUNTRY_TLDS})
+
+# URLs are found in two linear steps, never by one pattern with nested repetition (which
+# backtracks quadratically, or worse, over text like "a.a.a.a…"): a possessive pattern takes the
+# whole run of host characters once, then `_domain_end` splits the run at its dots and keeps the
+# longest prefix that is labels plus a top-level domain — what a backtracking pattern would find.
+_SCHEME = regex.compile(r"(?<![A-Za-z0-9@\uFF20$#\uFF03\u202A-\u202E])https?://", regex.IGNORECASE)
+_SCHEME_HOST = regex.compile(r"[\p{L}\p{N}_.-]*+")
+# A bare domain starts a run of ASCII host characters that no letter, digit, @, $, #, ., _, / or -
+# precedes (so neither an email address nor a hashtag is a link).
+_BARE_HOST = regex.compile(r"(?<![A-Za-z0-9@\uFF20$#\uFF03\u202A-\u202E._/-])[A-Za-z0-9][A-Za-z0-9_.-]*+")
+_AFTER_BARE_DOMAIN = regex.compile(r"[\p{L}\p{N}_@-]")  # a bare domain must not run on into these
+_SCHEME_TLD = regex.compile(r"\p{L}{2,63}")
+_PORT_AND_PATH = regex.compile(r"(?::\d{1,5})?(?:[/?#]\S*+)?")
 # Characters a URL may end with; anything else at the end (.,;:!?'" and friends) is punctuation.
 _URL_END = regex.compile(r"[\p{L}\p{N}=_#/+&~-]")
 
@@ -421,11 +427,18 @@ _EMOJI = regex.compile(
     r"|" + _EMOJI_ELEMENT + r"(?:\u200D\p{Extended_Pictographic}\uFE0F?\p{Emoji_Modifier}?)*"
 )
 _GRAPHEME = regex.compile(r"\X")
-# Mastodon's mention: @user or @user@domain; only "@user" counts.
+# Mastodon's mention: @user or @user@domain; only "@user" counts. The user part starts and ends
+# with a letter, digit or _ (dots and dashes only inside); it is taken whole, possessively, so a
+# long "@aaaa…" is read once instead of being split every possible way.
 _MASTODON_MENTION = regex.compile(
-    r"(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?)@[\w]+(?:[.-]+[\w]+)*",
+    r"(?<![=/\w])@(?=[a-z0-9_])(?P<user>[a-z0-9_.-]++)(?<=[a-z0-9_])@\w++(?:[.-]++\w++)*+",
     regex.IGNORECASE,
 )
+# A hashtag: "#" and a run of letters, digits and _ holding at least one letter (digits and _
+# before the first letter are taken possessively, so a long "#1111…" is read once).
+_HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_&])#[\p{N}_]*+\p{L}[\p{L}\p{N}_]*+")
+# One code point X weighs X_DEFAULT_WEIGHT: anything outside X_LIGHT_RANGES.
+_X_HEAVY = regex.compile("[^" + "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in X_LIGHT_RANGES) + "]")
 
 
 @dataclass(frozen=True)
@@ -437,76 +450,148 @@ class Span:
 
 def _trim_url(text: str) -> str:
     """Drop trailing punctuation and an unbalanced closing parenthesis, as twitter-text does."""
-    while text:
-        last = text[-1]
-        if last == ")" and text.count("(") >= text.count(")"):
+    opening, closing = text.count("("), text.count(")")
+    end = len(text)
+    while end:
+        last = text[end - 1]
+        if last == ")":
+            if opening >= closing:
+                break
+            closing -= 1
+        elif _URL_END.fullmatch(last):
             break
-        if last != ")" and _URL_END.fullmatch(last):
+        elif last == "(":
+            opening -= 1
+        end -= 1
+    return text[:end]
+
+
+def _domain_end(text: str, start: int, end: int, is_tld: Callable[[str], bool]) -> int:
+    """Where the longest `label.label….tld` starting at `start` within `text[start:end]` ends; -1 if none.
+
+    `text[start:end]` is a run of host characters (letters, digits, `_`, `-`, `.`). A label starts
+    and ends with a letter or digit; the top-level domain is a whole dot-separated part.
+    """
+    found = -1
+    position = start
+    first = True
+    while position <= end:
+        dot = text.find(".", position, end)
+        part_end = end if dot < 0 else dot
+        part = text[position:part_end]
+        if not first and is_tld(part):
+            found = part_end
+        if not part or part[0] in "_-" or part[-1] in "_-":
+            break  # not a label: nothing further along can belong to this domain
+        if dot < 0:
             break
-        text = text[:-1]
-    return text
+        first = False
+        position = dot + 1
+    return found
+
+
+def _is_scheme_tld(part: str) -> bool:
+    return _SCHEME_TLD.fullmatch(part) is not None
+
+
+def _is_bare_tld(part: str) -> bool:
+    return part.lower() in _TLDS
+
+
+def _scheme_urls(text: str) -> list[Span]:
+    found: list[Span] = []
+    position = 0
+    while scheme := _SCHEME.search(text, position):
+        host = _SCHEME_HOST.match(text, scheme.end())
+        domain_end = _domain_end(text, host.start(), host.end(), _is_scheme_tld)
+        if domain_end < 0:
+            position = scheme.start() + 1
+            continue
+        end = _PORT_AND_PATH.match(text, domain_end).end()
+        url = _trim_url(text[scheme.start() : end])
+        found.append(Span(scheme.start(), scheme.start() + len(url), url))
+        position = end
+    return found
+
+
+def _bare_urls(text: str, taken: list[Span]) -> list[Span]:
+    found: list[Span] = []
+    taken_starts = [span.start for span in taken]
+    position = 0
+    while host := _BARE_HOST.search(text, position):
+        start = host.start()
+        domain_end = _domain_end(text, start, host.end(), _is_bare_tld)
+        if domain_end == host.end() and _AFTER_BARE_DOMAIN.match(text, domain_end):
+            domain_end = _domain_end(text, start, text.rfind(".", start, domain_end), _is_bare_tld)
+        if domain_end < 0:
+            position = host.end()
+            continue
+        end = _PORT_AND_PATH.match(text, domain_end).end()
+        position = end
+        inside = bisect.bisect_right(taken_starts, start) - 1
+        if inside >= 0 and start < taken[inside].end:
+            continue  # part of a URL with a scheme
+        domain, rest = text[start:domain_end], _trim_url(text[domain_end:end])
+        tld = domain.rsplit(".", 1)[1].lower()
+        path = rest.lstrip(":0123456789")
+        one_label = domain.count(".") == 1
+        if not path and one_label and tld in COUNTRY_TLDS and tld not in SPECIAL_SHORT_TLDS:
+            continue  # "example.de" alone is not a link on X
+        url = domain + rest
+        found.append(Span(start, start + len(url), url))
+    return found
 
 
 def find_urls(text: str, *, bare: bool = True) -> list[Span]:
     """URLs in `text` as (start, end, url) spans, left to right, never overlapping.
 
     `bare=False` finds only URLs written with `http://` or `https://` (what Mastodon counts).
+    Linear in the length of `text`.
     """
-    found: list[Span] = []
-    for match in _SCHEME_URL.finditer(text):
-        url = _trim_url(match.group(0))
-        found.append(Span(match.start(), match.start() + len(url), url))
-    if bare:
-        taken = [(span.start, span.end) for span in found]
-        for match in _BARE_URL.finditer(text):
-            start = match.start()
-            if any(a <= start < b for a, b in taken):
-                continue
-            domain, tld, rest = match.group("domain"), match.group("tld").lower(), match.group("rest")
-            rest = _trim_url(rest) if rest else ""
-            path = rest.lstrip(":0123456789")
-            one_label = domain.count(".") == 1
-            if not path and one_label and tld in COUNTRY_TLDS and tld not in SPECIAL_SHORT_TLDS:
-                continue  # "example.de" alone is not a link on X
-            url = domain + rest
-            found.append(Span(start, start + len(url), url))
-    return sorted(found, key=lambda span: span.start)
+    found = _scheme_urls(text)
+    if not bare:
+        return found
+    kept: list[Span] = []
+    for span in sorted([*found, *_bare_urls(text, found)], key=lambda span: span.start):
+        if not kept or span.start >= kept[-1].end:  # a scheme inside a bare URL's query is part of it
+            kept.append(span)
+    return kept
 
 
 def find_emoji(text: str) -> list[Span]:
     return [Span(m.start(), m.end(), m.group(0)) for m in _EMOJI.finditer(text)]
 
 
-def _x_weight(code_point: int) -> int:
-    for low, high in X_LIGHT_RANGES:
-        if low <= code_point <= high:
-            return 1
-    return X_DEFAULT_WEIGHT
+def _x_plain_weight(text: str, start: int, end: int) -> int:
+    """X's weight of `text[start:end]`, a stretch with no URL: emoji count 2, code points 1 or 2."""
+    total = 0
+    position = start
+    for emoji in _EMOJI.finditer(text, start, end):
+        total += _x_code_point_weight(text[position : emoji.start()]) + X_EMOJI_WEIGHT
+        position = emoji.end()
+    return total + _x_code_point_weight(text[position:end])
+
+
+def _x_code_point_weight(stretch: str) -> int:
+    heavy = len(_X_HEAVY.findall(stretch))
+    return len(stretch) - heavy + heavy * X_DEFAULT_WEIGHT
 
 
 def x_weighted_length(text: str) -> int:
     """The length X shows and enforces (280 on a standard account)."""
     normalized = unicodedata.normalize("NFC", text)
-    urls = {span.start: span for span in find_urls(normalized)}
     total = 0
-    index = 0
-    while index < len(normalized):
-        if index in urls:
-            total += URL_LENGTH
-            index = urls[index].end
-            continue
-        emoji = _EMOJI.match(normalized, index)
-        if emoji:
-            total += X_EMOJI_WEIGHT
-            index = emoji.end()
-            continue
-        total += _x_weight(ord(normalized[index]))
-        index += 1
-    return total
+    position = 0
+    for url in find_urls(normalized):
+        total += _x_plain_weight(normalized, position, url.start) + URL_LENGTH
+        position = url.end
+    return total + _x_plain_weight(normalized, position, len(normalized))
 
 
 def graphemes(text: str) -> int:
     """User-perceived characters: 👨‍👩‍👧‍👦 is 1, é written as e + U+0301 is 1."""
+    if text.isascii():  # every ASCII character is a cluster of its own, except CR LF
+        return len(text) - text.count("\r\n")
     return len(_GRAPHEME.findall(text))
 
 
@@ -530,6 +615,8 @@ def utf16_length(text: str) -> int:
 
 def threads_length(text: str) -> int:
     """Threads' count: characters, where an emoji counts as its number of UTF-8 bytes."""
+    if text.isascii():  # no emoji (a keycap needs U+20E3)
+        return graphemes(text)
     total = 0
     for cluster in _GRAPHEME.findall(text):
         total += len(cluster.encode("utf-8")) if _EMOJI.match(cluster) else 1
@@ -541,4 +628,4 @@ def utf8_bytes(text: str) -> int:
 
 
 def hashtags(text: str) -> list[str]:
-    return regex.findall(r"(?<![\p{L}\p{N}_&])#[\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*", text)
+    return _HASHTAG.findall(text)

@@ -53,7 +53,14 @@ from postforge.models import (
 )
 from postforge.platforms.base import ConnectedAccount, ConnectFailed, OAuthClientConfig, PlatformAdapter
 from postforge.platforms.registry import adapter_class, adapter_for
-from postforge.services import account_tokens, billing, post_status, token_crypto, workspaces
+from postforge.services import (
+    account_tokens,
+    billing,
+    post_status,
+    publish_history,
+    token_crypto,
+    workspaces,
+)
 from postforge.services.errors import NotFound, ServiceError, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -678,8 +685,9 @@ def disconnect(session: Session, *, user_id: int, account_id: int) -> int:
 
     Waiting destinations *fail* rather than being cancelled: the user meant them to be published,
     so they show up as failed with the reason, and "Retry" publishes them once the account is
-    reconnected. A destination being published right now is left to finish. Returns how many
-    destinations failed.
+    reconnected. A destination being published right now is left to finish. One waiting to be
+    tried again after an unconfirmed try may already be live: it goes to review instead, never
+    to failed (see `publish_history`). Returns how many destinations were stopped.
     """
     account = session.get(SocialAccount, account_id)
     if account is None:
@@ -700,9 +708,16 @@ def disconnect(session: Session, *, user_id: int, account_id: int) -> int:
             PostDestination.social_account_id == account_id, col(PostDestination.status).in_(WAITING)
         )
     ).all()
+    maybe_live = publish_history.unconfirmed(session, waiting)
     for destination in waiting:
-        destination.status = DestinationStatus.FAILED
-        destination.last_error = message
+        if destination.id in maybe_live:
+            destination.status = DestinationStatus.NEEDS_REVIEW
+            destination.last_error = publish_history.review_message(
+                f"the account {_display(account)} was disconnected; reconnect it before posting again."
+            )
+        else:
+            destination.status = DestinationStatus.FAILED
+            destination.last_error = message
         destination.next_attempt_at = None
         destination.lease_until = None
         session.add(destination)

@@ -6,15 +6,22 @@ The flow, for the generate page (and any other door):
    validates the inputs, builds the request for the platform's length limit and the chosen brand,
    and reserves one credit with the request id as idempotency key — a double click or a retried
    request spends once. Not enough credits → `InsufficientCredits`.
-2. `run` streams the provider outside any database transaction. On success the reservation is
-   committed; on any provider failure (rate limit, overload, timeout, a broken stream, unusable
-   output) or cancellation it is refunded, and `GenerationFailed` carries the user-facing reason
-   and the balance after the refund. The caller keeps the user's inputs as typed.
+2. `run` streams the provider outside any database transaction, under one rule: **text
+   delivered = credit kept**. The reservation is committed just before the first usable text
+   (any non-blank post text) is handed on, so the text never travels ahead of the charge. From
+   then on the text is the person's, whatever happens: a post that falls short (over the
+   limit, too few hashtags, no best time) or stops half-way (a broken or stalled stream, a
+   garbled ending, an unexpected error) ends in `GenerationDone` with what arrived and a
+   `warning` saying what to check. Only when no usable text was delivered (rate limit,
+   overload, timeout or broken stream before any text, an empty answer, a tab closed before
+   the first word) is the credit refunded, and `GenerationFailed` carries the reason and the
+   balance after the refund. The caller keeps the user's inputs as typed.
 3. `save_generated` turns the (possibly edited) text into a draft or a scheduled post through
    `posts.create_post`, with the generation's details in the post's meta.
 
-`refund_stale_reservations` returns credits held by generations whose process died between
-steps 1 and 2 (the housekeeping beat task calls it).
+`refund_stale_reservations` returns credits held by generations whose process died before any
+text was delivered (the housekeeping beat task calls it); a delivered generation is already
+committed, so the sweep leaves it spent — the same rule.
 """
 
 from __future__ import annotations
@@ -40,8 +47,10 @@ from postforge.ai.base import (
     GeneratedPost,
     GenerationError,
     GenerationRequest,
+    MalformedOutput,
     PostGenerator,
     Progress,
+    length_problems,
     normalize_hashtag,
 )
 from postforge.db import session_scope
@@ -58,6 +67,7 @@ REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 STALE_RESERVATION_AGE = timedelta(minutes=15)
 STALE_SCAN_WINDOW = timedelta(days=2)
 UNEXPECTED_FAILURE = "Something went wrong while writing the post."
+STOPPED_EARLY = "the AI stopped before finishing the post, so it may be cut off"
 
 
 class GenerationFailed(ServiceError):
@@ -88,6 +98,7 @@ class GenerationTicket:
 class GenerationDone:
     post: GeneratedPost
     balance: int
+    warning: str = ""  # what to check before using the post ('' when nothing is wrong)
 
 
 @dataclass(frozen=True)
@@ -207,12 +218,25 @@ def _refund(ticket: GenerationTicket, reason: str, engine: Engine | None) -> int
 
 
 def _commit(ticket: GenerationTicket, engine: Engine | None) -> None:
+    with session_scope(engine) as session:
+        credits.commit_reservation(session, ticket.reservation_id)
+
+
+async def _commit_before_delivery(ticket: GenerationTicket, engine: Engine | None) -> None:
+    """Mark the credit spent before any text is handed on; GenerationFailed when that fails.
+
+    A reservation left open would be refunded by the sweep later, so text is never delivered
+    on an open one: if the commit fails (the database is down, the sweep already refunded it),
+    nothing is shown and the credit comes back.
+    """
     try:
-        with session_scope(engine) as session:
-            credits.commit_reservation(session, ticket.reservation_id)
-    except Exception:
-        # The credit stays spent either way (a reservation is a debit); only its label is late.
-        log.exception("Could not mark generation reservation %s as committed", ticket.reservation_id)
+        await asyncio.shield(asyncio.to_thread(_commit, ticket, engine))
+    except Exception as error:
+        log.exception("Could not commit generation reservation %s", ticket.reservation_id)
+        balance = await _refund_shielded(ticket, UNEXPECTED_FAILURE, engine)
+        raise GenerationFailed(
+            _refunded_message(f"{UNEXPECTED_FAILURE} Try again.", balance), balance=balance, kind="error"
+        ) from error
 
 
 async def _refund_shielded(ticket: GenerationTicket, reason: str, engine: Engine | None) -> int | None:
@@ -225,50 +249,88 @@ def _refunded_message(message: str, balance: int | None) -> str:
     return f"{message} Your credit was refunded."
 
 
+def _usable(text: str | None) -> bool:
+    return bool(text and text.strip())
+
+
+def _stopped_early(delivered: str, request: GenerationRequest, generator: PostGenerator) -> GeneratedPost:
+    """The post as far as it arrived, when the provider failed after usable text."""
+    content = delivered.strip()
+    return GeneratedPost(
+        content=content,
+        hashtags=(),
+        best_time="",
+        best_time_reason="",
+        sample=generator.sample,
+        provider=generator.name,
+        problems=(STOPPED_EARLY, *length_problems(content, request)),
+    )
+
+
+def _warning(post: GeneratedPost) -> str:
+    if not post.problems:
+        return ""
+    return (
+        f"Check this post before using it: {'; '.join(post.problems)}. "
+        "The text arrived, so its credit was used: edit it here, or generate again."
+    )
+
+
 async def run(
     ticket: GenerationTicket, generator: PostGenerator, *, engine: Engine | None = None
 ) -> AsyncIterator[Progress | GenerationDone]:
     """Stream the provider for a reserved ticket: Progress events, then one GenerationDone.
 
-    Raises GenerationFailed (credit refunded) when the provider fails. If the consumer stops
-    listening or is cancelled before the post is complete, the credit is refunded as well.
+    Text delivered = credit kept (see the module's docstring): the credit is committed before
+    the first usable text is yielded, and a failure after that still ends in GenerationDone with
+    the text that arrived and a warning. GenerationFailed (credit refunded) only when no usable
+    text was delivered; a consumer that stops listening before any text gets the credit back.
     """
     post: GeneratedPost | None = None
+    failure: GenerationError | None = None
+    delivered = ""  # the post text handed on so far
+    committed = False
     try:
         async with contextlib.aclosing(generator.stream(ticket.request)) as events:
             async for event in events:
                 if isinstance(event, Progress):
+                    if _usable(event.text) and not committed:
+                        await _commit_before_delivery(ticket, engine)
+                        committed = True
+                    delivered = event.text
                     yield event
                 elif isinstance(event, Finished):
                     post = event.post
                     break
+    except GenerationFailed:
+        raise
     except GenerationError as error:
-        log.info("Generation %s failed (%s): %s", ticket.reservation_id, error.kind, error.detail)
-        balance = await _refund_shielded(ticket, error.message, engine)
-        raise GenerationFailed(
-            _refunded_message(error.message, balance),
-            balance=balance,
-            kind=error.kind,
-            retryable=error.retryable,
-        ) from error
+        failure = error
     except (GeneratorExit, asyncio.CancelledError):
-        await _refund_shielded(ticket, "The generation was cancelled.", engine)
+        if not committed:
+            await _refund_shielded(ticket, "The generation was cancelled.", engine)
         raise
     except Exception as error:
         log.exception("Generation %s failed unexpectedly", ticket.reservation_id)
-        balance = await _refund_shielded(ticket, UNEXPECTED_FAILURE, engine)
-        raise GenerationFailed(
-            _refunded_message(f"{UNEXPECTED_FAILURE} Try again.", balance), balance=balance, kind="error"
-        ) from error
+        failure = GenerationError(f"{UNEXPECTED_FAILURE} Try again.", detail=repr(error)[:1000])
+    if post is not None and not _usable(post.content):
+        post, failure = None, MalformedOutput("The AI answered without any post text. Try again.")
     if post is None:
-        balance = await _refund_shielded(ticket, "The generator stopped without a post.", engine)
-        raise GenerationFailed(
-            _refunded_message("The AI stopped without finishing the post. Try again.", balance),
-            balance=balance,
-            kind="malformed",
-        )
-    await asyncio.to_thread(_commit, ticket, engine)
-    yield GenerationDone(post=post, balance=ticket.balance)
+        failure = failure or MalformedOutput("The AI stopped without finishing the post. Try again.")
+        if not _usable(delivered):
+            log.info("Generation %s failed (%s): %s", ticket.reservation_id, failure.kind, failure.detail)
+            balance = await _refund_shielded(ticket, failure.message, engine)
+            raise GenerationFailed(
+                _refunded_message(failure.message, balance),
+                balance=balance,
+                kind=failure.kind,
+                retryable=failure.retryable,
+            ) from failure
+        log.info("Generation %s stopped early (%s): %s", ticket.reservation_id, failure.kind, failure.detail)
+        post = _stopped_early(delivered, ticket.request, generator)
+    if not committed:
+        await _commit_before_delivery(ticket, engine)
+    yield GenerationDone(post=post, balance=ticket.balance, warning=_warning(post))
 
 
 # --- After generation -------------------------------------------------------------------------

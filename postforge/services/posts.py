@@ -35,10 +35,10 @@ from postforge.models import (
     utcnow,
 )
 from postforge.platforms import rules
-from postforge.services import post_metrics, post_status, timefmt, workspaces
+from postforge.services import post_metrics, post_status, publish_history, timefmt, workspaces
 from postforge.services.errors import Conflict, NotFound, ValidationFailed
 
-MAX_CONTENT_CHARS = 65_000  # above every platform's limit (Facebook: 63,206)
+MAX_CONTENT_CHARS = rules.MAX_TEXT_CHARS  # above every platform's limit (Facebook: 63,206)
 MAX_BULK = 200
 PAGE_SIZE_MAX = 200
 STALE_MESSAGE = "This post was changed elsewhere — reload it, or save again to overwrite."
@@ -699,6 +699,7 @@ def _sync_destinations(
 ) -> None:
     """Make the post's destinations the chosen accounts, waiting for `scheduled_at` (None: a draft)."""
     existing = {d.social_account_id: d for d in _destinations(session, post.id or 0)}
+    maybe_live = publish_history.unconfirmed(session, [d for d in existing.values() if d.status == D.FAILED])
     chosen_ids = [account.id for account in chosen]
     for account_id, destination in existing.items():
         if account_id not in chosen_ids:
@@ -711,6 +712,11 @@ def _sync_destinations(
                 social_account_id=account.id,
                 idempotency_key=uuid.uuid4().hex,
             )
+        elif destination.status == D.NEEDS_REVIEW or destination.id in maybe_live:
+            # The post may be live there: the new text waits for the person's review answer.
+            destination.content_override = texts.get(account.id or 0) or None
+            session.add(destination)
+            continue
         if destination.status == D.FAILED:
             destination.attempts = 0  # a new round after the author changed the post
         destination.status = D.PENDING
@@ -756,7 +762,14 @@ def _retry(session: Session, post: Post, expected_version: int | None) -> PostVi
         raise Conflict(f"This post is {post_status.LABELS[current]}: only failed posts can be retried.")
     version = _expect(post, expected_version, overwrite=False)
     destinations = _destinations(session, post.id or 0)
-    failed = [d for d in destinations if d.status == D.FAILED]
+    # A failed destination with an unconfirmed earlier try may be live: never resent blindly.
+    maybe_live = publish_history.unconfirmed(session, [d for d in destinations if d.status == D.FAILED])
+    failed = [d for d in destinations if d.status == D.FAILED and d.id not in maybe_live]
+    if maybe_live and not failed:
+        raise Conflict(
+            "Not retried: an earlier try may already have published this post (the platform never "
+            "confirmed it). Check the account's profile first; duplicate the post to publish it anew."
+        )
     if not failed:
         raise Conflict(
             "Nothing to retry: the remaining accounts need review — check on the platform whether the post "
@@ -777,21 +790,21 @@ def _retry(session: Session, post: Post, expected_version: int | None) -> PostVi
             raise ValidationFailed(
                 f"{account_name(account)} needs reconnecting before the post can be retried."
             )
-    statuses = [D.PENDING if d.status == D.FAILED else d.status for d in destinations]
+    retried = {d.id for d in failed}
+    statuses = [D.PENDING if d.id in retried else d.status for d in destinations]
     target = post_status.derive_post_status(statuses) or PostStatus.SCHEDULED
     post_status.require_move(current, target)
     now = utcnow()
     _write(session, post, version, {"status": target}, now)
-    _set_destinations(
-        session,
-        post.id or 0,
-        (D.FAILED,),
-        status=D.PENDING,
-        next_attempt_at=now,
-        attempts=0,
-        last_error="",
-        lease_until=None,
+    session.execute(
+        sa.update(PostDestination)
+        .where(col(PostDestination.id).in_(sorted(retried)), PostDestination.status == D.FAILED)
+        .values(
+            status=D.PENDING, next_attempt_at=now, attempts=0, last_error="", lease_until=None, updated_at=now
+        )
+        .execution_options(synchronize_session=False)
     )
+    session.expire_all()
     return _view(session, post)
 
 

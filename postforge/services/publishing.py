@@ -24,6 +24,13 @@ backoff with full jitter, failed after `PUBLISH_MAX_ATTEMPTS`; AuthExpired → r
 try again, else the account needs reconnecting; Rejected → failed with the platform's
 message; Unknown → retry only where the platform is idempotent, else needs_review.
 
+**A live post never reads "failed".** Once a try ended Unknown, the post may be on the platform:
+every path that would fail that destination (the try limit, a rejection — a duplicate refusal
+is evidence it landed —, an expired sign-in, an account no longer connected, unreadable tokens,
+a missing adapter) sends it to needs_review instead, until a person has answered the review
+(`publish_history`). The reaper only ever retries or asks for review; disconnecting an account
+and the posts page's retry and edit follow the same rule.
+
 Plain Python and SQLAlchemy: the Celery tasks in `worker/tasks.py` are thin doors into this.
 Works the same on PostgreSQL (row locks, `SKIP LOCKED`) and SQLite (one writer at a time).
 """
@@ -73,6 +80,7 @@ from postforge.services import (
     account_tokens,
     notifications,
     post_status,
+    publish_history,
     publish_limits,
     token_crypto,
     workspaces,
@@ -597,6 +605,11 @@ def _unknown(
     )
     if error:
         message += f" ({error})"
+    return _review_in(session, run, destination, message)
+
+
+def _review_in(session: Session, run: _Run, destination: PostDestination, message: str) -> PublishResult:
+    """The post may be on the platform: stop, and ask a person to check (never retried by itself)."""
     now = run.now()
     _set_destination(
         session,
@@ -631,6 +644,9 @@ def _fail_in(
     *,
     kind: NotificationKind = NotificationKind.FAILED,
 ) -> PublishResult:
+    """Fail the destination — unless an earlier try may have published it: then it needs review."""
+    if publish_history.may_be_live(session, destination):
+        return _review_in(session, run, destination, publish_history.review_message(message))
     now = run.now()
     _set_destination(
         session, destination, now, status=D.FAILED, next_attempt_at=None, lease_until=None, last_error=message
@@ -825,8 +841,9 @@ def resolve_review(
     if destination.status != D.NEEDS_REVIEW:
         raise Conflict("This account's post no longer needs checking — reload to see where it stands.")
     now = utcnow()
+    checked = publish_history.mark_reviewed(session, destination)  # what fails after this, fails
     if published:
-        state = dict(destination.platform_state or {})
+        state = dict(checked)
         state["confirmed_by_user_id"] = user_id  # no platform id: a person said it is there
         _set_destination(
             session,
@@ -847,6 +864,7 @@ def resolve_review(
             attempts=0,
             last_error="",
             lease_until=None,
+            platform_state=checked,
         )
     _settle_post(session, post.id or 0, now)
 

@@ -1,8 +1,11 @@
 """Generate page: the form, the streaming preview, and saving the result as a draft or scheduled post.
 
 Generating runs as a background event: it reserves the credit (the header balance drops at
-once), streams the provider into `preview` in small batches, and on failure shows why, puts the
-refunded balance back in the header and keeps every input as typed. The business rules live in
+once) and streams the provider into `preview` in small batches. The outcome follows the service's
+rule, text delivered = credit kept: text that arrived stays in the preview, editable, with a
+`warning` when it falls short (too long, cut off, no hashtags…); when nothing usable arrived the
+credit is refunded, the preview goes back to what it showed before (nothing of the failed answer),
+the refunded balance returns to the header and every input stays as typed. The business rules live in
 `services/generation.py`; this state only moves values between the page and the service.
 """
 
@@ -19,6 +22,7 @@ from postforge.db import session_scope
 from postforge.services import account_connect, brands, generation, timefmt
 from postforge.services.errors import InsufficientCredits, ServiceError
 from postforge.state import background
+from postforge.state.counting import count_off_loop
 from postforge.state.shell import ShellState
 
 NO_BRAND = "none"
@@ -39,6 +43,7 @@ RESULT_FIELDS = (
     "result_language",
     "result_brand",
     "char_limit",
+    "warning",
     "_result_workspace_id",
 )
 
@@ -73,6 +78,14 @@ def _start(user_id: int, workspace_id: int, request_id: str, inputs: dict, provi
         )
 
 
+def _count(platform: str, text: str) -> tuple[int, int]:
+    """(count, limit) of `text` on `platform`; its plain length and no limit for an unknown platform."""
+    try:
+        return generation.count_text(platform, text)
+    except ServiceError:
+        return len(text), 0
+
+
 def _save(user_id: int, workspace_id: int, fields: dict):
     with session_scope() as session:
         return generation.save_generated(session, actor_id=user_id, workspace_id=workspace_id, **fields)
@@ -104,6 +117,7 @@ class GenerateState(rx.State):
     result_language: str = ""
     result_brand: str = NO_BRAND
     # Problems
+    warning: str = ""  # what to check in a result that arrived but falls short
     error: str = ""
     can_retry: bool = False
     out_of_credits: bool = False
@@ -145,31 +159,31 @@ class GenerateState(rx.State):
         self.language = value if value in LANGUAGES else "en"
 
     @rx.event
-    def set_platform(self, value: str):
+    async def set_platform(self, value: str):
         if any(option.value == value for option in self.platform_options):
             self.platform = value
             if not self.has_result:
-                self._recount()
+                await self._recount_off_loop()
 
     @rx.event
     def set_brand(self, value: str):
         self.brand = value
 
     @rx.event
-    def set_preview(self, value: str):
+    async def set_preview(self, value: str):
         if not self.generating:
             self.preview = value
-            self._recount()
+            await self._recount_off_loop()
 
     @rx.event
-    def set_include_hashtags(self, value: bool):
+    async def set_include_hashtags(self, value: bool):
         self.include_hashtags = bool(value)
-        self._recount()
+        await self._recount_off_loop()
 
     @rx.event
-    def remove_hashtag(self, tag: str):
+    async def remove_hashtag(self, tag: str):
         self.hashtags = [t for t in self.hashtags if t != tag]
-        self._recount()
+        await self._recount_off_loop()
 
     @rx.event
     def set_confirm_open(self, value: bool):
@@ -191,13 +205,20 @@ class GenerateState(rx.State):
     def final_text(self) -> str:
         return generation.compose_text(self.preview, self.hashtags, include_hashtags=self.include_hashtags)
 
-    def _recount(self) -> None:
+    def _counted_platform(self) -> str:
         showing_result = (self.has_result or self.generating) and self.result_platform
-        platform = self.result_platform if showing_result else self.platform
-        try:
-            self.char_count, self.char_limit = generation.count_text(platform, self.final_text())
-        except ServiceError:
-            self.char_count, self.char_limit = len(self.final_text()), 0
+        return self.result_platform if showing_result else self.platform
+
+    def _recount(self) -> None:
+        """Recount inline: for the provider's text, which is short (its own length limit)."""
+        self.char_count, self.char_limit = _count(self._counted_platform(), self.final_text())
+
+    async def _recount_off_loop(self) -> None:
+        """Recount what the person typed or pasted: a long text is counted off the event loop."""
+        text = self.final_text()
+        self.char_count, self.char_limit = await count_off_loop(
+            len(text), _count, self._counted_platform(), text
+        )
 
     # --- Loading ------------------------------------------------------------------------------
 
@@ -231,7 +252,7 @@ class GenerateState(rx.State):
             self._clear_result()  # never save one workspace's paid result into another
         if self.generating and time.time() - self._started_at > STUCK_AFTER_SECONDS:
             self.generating = False  # a run cut off by a server restart must not lock the form
-        self._recount()
+        await self._recount_off_loop()
         return None
 
     # --- Generating ---------------------------------------------------------------------------
@@ -303,7 +324,7 @@ class GenerateState(rx.State):
             (await self.get_state(ShellState)).credits = ticket.balance  # the header drops at once
             previous = {name: getattr(self, name) for name in RESULT_FIELDS}
             self.preview, self.hashtags, self.best_time, self.best_time_reason = "", [], "", ""
-            self.has_result, self.sample = False, generator.sample
+            self.has_result, self.sample, self.warning = False, generator.sample, ""
             self.result_platform, self.result_tone = ticket.request.platform, ticket.request.tone
             self.result_language, self.result_brand = ticket.request.language, self.brand
             self._result_workspace_id = ticket.workspace_id
@@ -313,14 +334,14 @@ class GenerateState(rx.State):
         try:
             async for event in generation.run(ticket, generator):
                 if isinstance(event, generation.GenerationDone):
-                    post = event.post
                     async with self:
-                        self.preview = post.content
-                        self.hashtags = list(post.hashtags)
-                        self.best_time, self.best_time_reason = post.best_time, post.best_time_reason
-                        self.sample, self.has_result, self.generating = post.sample, True, False
-                        self._recount()
-                    yield rx.toast.success("Post written. Edit it, then save it as a draft or schedule it.")
+                        self._show_result(event)
+                    if event.warning:
+                        yield rx.toast.warning(event.warning)
+                    else:
+                        yield rx.toast.success(
+                            "Post written. Edit it, then save it as a draft or schedule it."
+                        )
                     return
                 pending = event.text
                 now = time.monotonic()
@@ -331,13 +352,27 @@ class GenerateState(rx.State):
                     last_flush, pending = now, None
         except generation.GenerationFailed as error:
             async with self:
-                self.generating, self.error, self.can_retry = False, error.message, error.retryable
-                for name, value in previous.items():  # a failed regeneration keeps the earlier post
-                    setattr(self, name, value)
-                self._recount()
+                await self._show_refund(error, previous)
                 if error.balance is not None:
                     (await self.get_state(ShellState)).credits = error.balance
             yield rx.toast.error(error.message)
+
+    def _show_result(self, done: generation.GenerationDone) -> None:
+        """Text arrived and its credit was kept: show it, with what to check when it falls short."""
+        post = done.post
+        self.preview = post.content
+        self.hashtags = list(post.hashtags)
+        self.best_time, self.best_time_reason = post.best_time, post.best_time_reason
+        self.sample, self.has_result, self.generating = post.sample, True, False
+        self.warning, self.error, self.can_retry = done.warning, "", False
+        self._recount()
+
+    async def _show_refund(self, error: generation.GenerationFailed, previous: dict) -> None:
+        """Nothing usable arrived and the credit came back: no trace of the failed answer stays."""
+        for name, value in previous.items():  # a failed regeneration keeps the earlier post
+            setattr(self, name, value)
+        self.generating, self.error, self.can_retry = False, error.message, error.retryable
+        await self._recount_off_loop()
 
     # --- Saving -------------------------------------------------------------------------------
 
@@ -421,5 +456,5 @@ class GenerateState(rx.State):
     def _clear_result(self) -> None:
         """The post is saved: the preview empties so the next generation needs no confirmation."""
         self.preview, self.hashtags, self.best_time, self.best_time_reason = "", [], "", ""
-        self.has_result, self.sample, self.error = False, False, ""
+        self.has_result, self.sample, self.error, self.warning = False, False, "", ""
         self._recount()

@@ -1,7 +1,8 @@
 """The post editor dialog's state: one composer for the posts page and the calendar.
 
 Counters and previews are computed here with the same platform rules the service checks on save
-(`platforms.rules`), so what the composer shows is what the save accepts. A refusal is shown next
+(`platforms.rules`), so what the composer shows is what the save accepts. Each edit recounts the
+text for every chosen account once (`_check_texts`), off the event loop when the text is long. A refusal is shown next
 to the field it concerns and nothing typed is cleared; a stale save opens the "changed elsewhere —
 reload or overwrite?" prompt.
 """
@@ -17,6 +18,7 @@ from postforge.db import session_scope
 from postforge.platforms import rules
 from postforge.services import posts, slots, timefmt
 from postforge.services.errors import ServiceError
+from postforge.state.counting import count_off_loop
 from postforge.state.shell import ShellState
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> holds
@@ -52,6 +54,15 @@ def _run(fn, **kwargs):
         return fn(session, **kwargs)
 
 
+def _check_all(jobs: list[tuple[str, str, str, int | None]]) -> dict[str, tuple[int, str]]:
+    """(count, problems) per account id for (account id, platform, text, instance limit) jobs."""
+    checks = {}
+    for key, platform, text, instance_limit in jobs:
+        check = rules.check_text(platform, text, instance_limit=instance_limit)
+        checks[key] = (check.count, " ".join(check.problems))
+    return checks
+
+
 def _saved_event(saved_path: str):
     """The page's `on_saved` handler, named "state.path.handler" by `post_editor_dialog`."""
     if not saved_path or "." not in saved_path:
@@ -80,6 +91,8 @@ class PostEditorState(rx.State):
     conflict_open: bool = False
     confirm_delete: bool = False
     saving: bool = False
+    # (count, problems) per chosen account id, for the text it would post: see `_check_texts`.
+    _checks: dict[str, tuple[int, str]] = {}
 
     # --- What the dialog shows ---------------------------------------------------------------------
 
@@ -107,10 +120,7 @@ class PostEditorState(rx.State):
             override = self.overrides.get(str(account.id), "")
             text = override if override.strip() else self.content
             rule = rules.rules_for(account.platform, instance_limit=account.instance_limit or None)
-            count = rule.count(text)
-            problems = rules.text_problems(
-                account.platform, text, instance_limit=account.instance_limit or None
-            )
+            count, problems = self._checks.get(str(account.id), (0, ""))
             items.append(
                 PreviewItem(
                     account_id=account.id,
@@ -123,11 +133,22 @@ class PostEditorState(rx.State):
                     max_chars=rule.max_chars,
                     unit=rule.unit,
                     over=count > rule.max_chars,
-                    problems=" ".join(problems),
+                    problems=problems,
                     error=self.errors.get(f"override-{account.id}", ""),
                 )
             )
         return items
+
+    async def _check_texts(self) -> None:
+        """Count the text each chosen account would post; what `previews` shows."""
+        jobs = []
+        for account in self.accounts:
+            if account.id in self.account_ids:
+                override = self.overrides.get(str(account.id), "")
+                text = override if override.strip() else self.content
+                jobs.append((str(account.id), account.platform, text, account.instance_limit or None))
+        size = sum(len(text) for _, _, text, _ in jobs)
+        self._checks = await count_off_loop(size, _check_all, jobs)
 
     # --- Opening -------------------------------------------------------------------------------------
 
@@ -139,6 +160,7 @@ class PostEditorState(rx.State):
         self.content, self.account_ids, self.overrides, self.schedule_local = "", [], {}, ""
         self.errors, self.form_error = {}, ""
         self.conflict_open, self.confirm_delete, self.saving = False, False, False
+        self._checks = {}
 
     async def _load_accounts(self, shell: ShellState) -> None:
         rows = await asyncio.to_thread(
@@ -181,6 +203,7 @@ class PostEditorState(rx.State):
         connected = [account.id for account in self.accounts if account.status == "connected"]
         if len(connected) == 1:
             self.account_ids = connected  # the usual case: one feed, chosen for you
+        await self._check_texts()
         self.is_open = True
         return None
 
@@ -203,6 +226,7 @@ class PostEditorState(rx.State):
         except (ServiceError, ValueError, TypeError) as error:
             return rx.toast.error(getattr(error, "message", "That post could not be opened."))
         self._fill(view)
+        await self._check_texts()
         self.is_open = True
         return None
 
@@ -236,25 +260,28 @@ class PostEditorState(rx.State):
     # --- Typing --------------------------------------------------------------------------------------
 
     @rx.event
-    def set_content(self, value: str):
+    async def set_content(self, value: str):
         self.content = value
         self._clear_error("content")
+        await self._check_texts()
 
     @rx.event
-    def toggle_account(self, account_id: int, checked: bool):
+    async def toggle_account(self, account_id: int, checked: bool):
         account_id = int(account_id)
         ids = [i for i in self.account_ids if i != account_id]
         if checked:
             ids.append(account_id)
         self.account_ids = ids
         self._clear_error("account_ids")
+        await self._check_texts()
 
     @rx.event
-    def set_override(self, account_id: int, value: str):
+    async def set_override(self, account_id: int, value: str):
         overrides = dict(self.overrides)
         overrides[str(int(account_id))] = value
         self.overrides = overrides
         self._clear_error(f"override-{int(account_id)}")
+        await self._check_texts()
 
     @rx.event
     def set_schedule_local(self, value: str):
@@ -381,6 +408,7 @@ class PostEditorState(rx.State):
             return rx.toast.error(error.message)
         self.errors, self.form_error = {}, ""
         self._fill(view)
+        await self._check_texts()
         return rx.toast.info("Showing the latest version.")
 
     @rx.event

@@ -160,7 +160,9 @@ def _row(view: posts.PostView, zone: str) -> PostRow:
             for d in view.destinations
         ],
         can_edit=view.status in ("draft", "scheduled", "failed", "cancelled"),
-        can_retry=view.status in ("failed", "partially_published"),
+        # Only failed accounts are retried; one awaiting review is answered in the post's details.
+        can_retry=view.status in ("failed", "partially_published")
+        and any(d.status == "failed" for d in view.destinations),
         can_cancel=view.status in ("scheduled", "failed"),
         has_problem=any(d.status in PROBLEM_STATUSES for d in view.destinations),
     )

@@ -56,6 +56,9 @@ class Reply:
     error_after_deltas: int | None = None
     error_type: str = "overloaded_error"
     error_message: str = "Overloaded"
+    # A stalled stream: after this many input_json deltas, silence for `pause_seconds`.
+    pause_after_deltas: int | None = None
+    pause_seconds: float = 0.0
 
 
 @dataclass
@@ -189,6 +192,8 @@ async def _events(reply: Reply, body: dict[str, Any], tool_json: str):
             error = {"type": reply.error_type, "message": reply.error_message}
             yield _sse("error", {"type": "error", "error": error})
             return
+        if number == reply.pause_after_deltas:
+            await asyncio.sleep(reply.pause_seconds)
         delta = {"type": "input_json_delta", "partial_json": tool_json[start : start + reply.chunk_size]}
         yield _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
         if reply.chunk_delay:

@@ -183,3 +183,32 @@ class MigrationChecks:
             "clerk": "clerk",
             "keycloak": "urn:postforge:unknown-issuer:keycloak",
         }
+
+    def test_failed_destinations_with_an_unconfirmed_try_move_to_review(
+        self, empty_database_url: str, engine: Engine
+    ) -> None:
+        """0009: a destination failed after an `unknown` try may be live; it is asked about instead."""
+        from sqlmodel import Session
+
+        from postforge.models import DestinationStatus, PostDestination, PublishAttempt
+        from tests.support.factories import make_destination, make_post, make_social_account, make_workspace
+
+        migrate(empty_database_url, "0008")
+        with Session(engine) as session:
+            workspace = make_workspace(session)
+            first, second = make_social_account(session, workspace), make_social_account(session, workspace)
+            post = make_post(session, workspace, status="failed")
+            maybe_live = make_destination(session, post, first, status="failed", last_error="Gave up.")
+            plain = make_destination(session, post, second, status="failed", last_error="Too long.")
+            for row, outcomes in ((maybe_live, ("unknown", "transient")), (plain, ("rejected",))):
+                for number, outcome in enumerate(outcomes, start=1):
+                    session.add(PublishAttempt(destination_id=row.id, attempt_number=number, outcome=outcome))
+            session.commit()
+            ids = (maybe_live.id, plain.id)
+        migrate(empty_database_url)
+        with Session(engine) as session:
+            moved, kept = (session.get(PostDestination, i) for i in ids)
+            assert moved.status == DestinationStatus.NEEDS_REVIEW
+            assert moved.last_error.startswith("An earlier try may already have published this post")
+            assert moved.last_error.endswith("Since then: Gave up.")
+            assert (kept.status, kept.last_error) == (DestinationStatus.FAILED, "Too long.")

@@ -136,11 +136,11 @@ async def test_an_error_event_mid_stream_is_an_interruption(claude, fake):
     assert "overloaded_error" in failure.value.detail
 
 
-async def test_a_tool_reply_missing_fields_is_malformed(claude, fake):
+async def test_a_tool_reply_missing_fields_keeps_its_text_and_lists_the_problems(claude, fake):
     fake.script(Reply(tool_input={"content": "Just text", "hashtags": ["#one"]}))
-    with pytest.raises(MalformedOutput) as failure:
-        await collect(claude)
-    assert "hashtags" in failure.value.message and "best time" in failure.value.message
+    _, post = await collect(claude)
+    assert post.content == "Just text" and post.hashtags == ("#one",)
+    assert [p.split(" ")[1] for p in post.problems] == ["gave", "best"]
 
 
 async def test_broken_tool_json_is_malformed(claude, fake):
@@ -149,16 +149,24 @@ async def test_broken_tool_json_is_malformed(claude, fake):
         await collect(claude)
 
 
-async def test_a_post_cut_off_by_max_tokens_is_malformed(claude, fake):
+async def test_a_post_cut_off_by_max_tokens_is_kept_and_says_so(claude, fake):
     fake.script(Reply(stop_reason="max_tokens"))
-    with pytest.raises(MalformedOutput, match="ran out of room"):
+    _, post = await collect(claude)
+    assert post.content == valid_post("our spring launch")["content"]
+    assert post.problems == ("the AI ran out of room before finishing the post",)
+
+
+async def test_max_tokens_before_any_text_is_malformed(claude, fake):
+    fake.script(Reply(tool_input={}, stop_reason="max_tokens"))
+    with pytest.raises(MalformedOutput, match="ran out of room before writing"):
         await collect(claude)
 
 
-async def test_a_post_over_the_platform_limit_is_refused(claude, fake):
+async def test_a_post_over_the_platform_limit_is_kept_with_the_problem(claude, fake):
     fake.script(Reply(tool_input={**valid_post(), "content": "word " * 120}))
-    with pytest.raises(MalformedOutput, match="over Mastodon's limit of 500"):
-        await collect(claude)
+    _, post = await collect(claude)
+    assert post.content == ("word " * 120).strip()
+    assert post.problems == ("the post is 599 characters, over Mastodon's limit of 500",)
 
 
 async def test_a_slow_server_times_out(claude, fake):

@@ -4,6 +4,7 @@ Claude is the real SDK talking to the local fake of the Messages API; every case
 ledger (and the invariant) and what was saved afterwards.
 """
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -199,34 +200,86 @@ async def test_a_structured_reply_without_streaming_goes_through_the_same_flow(
     assert post.meta["hashtags"] == ["#Launch", "#Product", "#News", "#Today"] and post.meta["ai_generated"]
 
 
-FAILURES = {
+# "Text delivered = credit kept": these failures deliver no usable text, so the credit comes back.
+NOTHING_DELIVERED = {
     "rate limited (429)": (
-        ErrorReply(429, "rate_limit_error", headers={"retry-after": "20"}),
+        [ErrorReply(429, "rate_limit_error", headers={"retry-after": "20"})],
         "too many requests",
     ),
     "overloaded (529)": (
-        ErrorReply(529, "overloaded_error", headers={"x-should-retry": "false"}),
+        [ErrorReply(529, "overloaded_error", headers={"x-should-retry": "false"})],
         "overloaded",
     ),
-    "mid-stream error": (Reply(error_after_deltas=4), "stopped in the middle"),
-    "tool reply missing fields": (Reply(tool_input={"content": "Only text"}), "unusable post"),
-    "timeout": (Reply(delay=3), "took too long"),
+    "timeout before any text": ([Reply(delay=3), Reply(delay=3)], "took too long"),
+    "stream broken before any text": ([Reply(error_after_deltas=1)], "stopped in the middle"),
+    "empty answer": ([Reply(tool_input={**valid_post(), "content": "   "})], "without any post text"),
+    "answer without a post": ([Reply(tool_input={})], "without any post text"),
+    "garbled before any text": ([Reply(raw_json='{"hashtags": [}')], "garbled"),
 }
 
 
-@pytest.mark.parametrize("case", list(FAILURES))
-async def test_a_provider_failure_refunds_the_credit_and_saves_nothing(engine, team, claude, fake, case):
-    reply, wording = FAILURES[case]
-    fake.script(reply, *([reply] if case == "timeout" else []))
+@pytest.mark.parametrize("case", list(NOTHING_DELIVERED))
+async def test_a_failure_before_any_text_refunds_the_credit_and_shows_nothing(
+    engine, team, claude, fake, case
+):
+    replies, wording = NOTHING_DELIVERED[case]
+    fake.script(*replies)
     ticket = begin(engine, team)
+    texts = []
     with pytest.raises(generation.GenerationFailed) as failure:
-        await drain(ticket, claude, engine)
+        async for event in generation.run(ticket, claude, engine=engine):
+            texts.append(event.text)
     assert wording in failure.value.message and failure.value.message.endswith("Your credit was refunded.")
     assert failure.value.balance == 3
+    assert not "".join(texts).strip(), "no text may reach the page when the credit is refunded"
     rows, balance = ledger(engine, team["ws"])
     assert balance == 3
     assert rows == [("purchase", 3, 3, ""), ("generation", -1, 2, "refunded"), ("refund", 1, 3, "")]
     assert saved_posts(engine, team["ws"]) == []
+
+
+# These deliver usable text: the credit is kept, the text is kept, and what is wrong is a warning.
+TEXT_DELIVERED = {
+    "stream broken after some text": (Reply(error_after_deltas=4), "stopped before finishing"),
+    "stream stalled after some text": (
+        Reply(pause_after_deltas=4, pause_seconds=3),
+        "stopped before finishing",
+    ),
+    "garbled after some text": (
+        Reply(raw_json='{"content": "Hello there, friends", "hashtags": [}'),
+        "stopped before finishing",
+    ),
+    "tool reply missing fields": (Reply(tool_input={"content": "Only text"}), "hashtags are missing"),
+    "too few hashtags": (Reply(tool_input={**valid_post(), "hashtags": ["#one"]}), "1 usable hashtags"),
+    "over the platform's limit": (
+        Reply(tool_input={**valid_post(), "content": "word " * 120}),
+        "over Mastodon's limit of 500",
+    ),
+    "cut off by max tokens": (Reply(stop_reason="max_tokens"), "ran out of room"),
+}
+
+
+@pytest.mark.parametrize("case", list(TEXT_DELIVERED))
+async def test_text_that_arrived_keeps_the_credit_and_the_problem_is_a_warning(
+    engine, team, claude, fake, case
+):
+    reply, wording = TEXT_DELIVERED[case]
+    fake.script(reply)
+    ticket = begin(engine, team)
+    texts, done = await drain(ticket, claude, engine)
+    assert texts and texts[-1].strip(), "the text arrived on the page"
+    assert done.post.content and texts[-1].strip().startswith(done.post.content[:10])
+    assert wording in done.warning and "credit was used" in done.warning
+    assert done.balance == 2
+    assert ledger(engine, team["ws"]) == ([("purchase", 3, 3, ""), ("generation", -1, 2, "committed")], 2)
+
+
+async def test_a_broken_stream_keeps_exactly_the_text_that_arrived(engine, team, claude, fake):
+    fake.script(Reply(error_after_deltas=4))  # 28 bytes of JSON: '{"content": "Big news about '
+    texts, done = await drain(ticket := begin(engine, team), claude, engine)
+    assert done.post.content == texts[-1].strip() == "Big news about"
+    assert (done.post.hashtags, done.post.best_time) == ((), "")
+    assert ticket.reservation_id and ledger(engine, team["ws"])[1] == 2
 
 
 async def test_the_offline_writer_goes_through_the_same_flow(engine, team):
@@ -236,15 +289,47 @@ async def test_the_offline_writer_goes_through_the_same_flow(engine, team):
     assert ledger(engine, team["ws"])[1] == 2
 
 
-async def test_a_consumer_that_stops_listening_gets_the_credit_back(engine, team, claude, fake):
+async def test_a_tab_closed_after_text_arrived_keeps_the_credit(engine, team, claude, fake):
     fake.script(Reply(chunk_size=3, chunk_delay=0.01))
     ticket = begin(engine, team)
     stream = generation.run(ticket, claude, engine=engine)
     first = await anext(stream)
-    assert isinstance(first, Progress)
+    assert isinstance(first, Progress) and first.text.strip()
     await stream.aclose()  # the tab was closed mid-stream
+    assert ledger(engine, team["ws"]) == ([("purchase", 3, 3, ""), ("generation", -1, 2, "committed")], 2)
+
+
+async def test_a_tab_closed_before_any_text_gets_the_credit_back(engine, team, claude, fake):
+    fake.script(Reply(delay=1))
+    ticket = begin(engine, team)
+    listening = asyncio.create_task(drain(ticket, claude, engine))
+    await asyncio.sleep(0.3)  # the request is out, nothing has come back
+    listening.cancel()  # the tab was closed
+    with pytest.raises(asyncio.CancelledError):
+        await listening
     rows, balance = ledger(engine, team["ws"])
-    assert balance == 3 and rows[-1][0] == "refund"
+    assert balance == 3 and rows[-2:] == [("generation", -1, 2, "refunded"), ("refund", 1, 3, "")]
+
+
+async def test_the_sweep_never_refunds_a_generation_whose_text_arrived(engine, team, claude, fake):
+    """A process that dies after the text reached the page leaves the credit spent; one that dies
+    before any text leaves a reservation the housekeeping sweep refunds."""
+    fake.script(Reply(chunk_size=3, chunk_delay=0.01))
+    delivered = begin(engine, team)
+    stream = generation.run(delivered, claude, engine=engine)
+    assert (await anext(stream)).text.strip()
+    silent = begin(engine, team, request_id="died-before-text")  # its process died before any text
+    with Session(engine) as session:
+        for reservation_id in (delivered.reservation_id, silent.reservation_id):
+            row = session.get(CreditTransaction, reservation_id)
+            row.created_at = datetime.now(UTC) - timedelta(minutes=30)  # the process died long ago
+            session.add(row)
+        session.commit()
+    assert housekeeping.sweep(engine).refunded_generations == 1
+    rows, balance = ledger(engine, team["ws"])
+    assert balance == 2 and [row[3] for row in rows if row[0] == "generation"] == ["committed", "refunded"]
+    await stream.aclose()
+    assert ledger(engine, team["ws"])[1] == 2
 
 
 def test_a_retried_request_spends_once(engine, team):

@@ -4,6 +4,7 @@ What a browser sends is client-controlled, so these also check that a post of an
 cannot be opened or changed through the editor, and that a refusal keeps everything typed.
 """
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 
 from postforge.db import get_engine
 from postforge.models import Platform, Post, Role
+from postforge.platforms import rules
 from postforge.services import accounts_auth, posts
 from postforge.settings import get_settings
 from postforge.state.post_editor import PostEditorState
@@ -89,14 +91,14 @@ async def test_the_editor_counts_live_and_schedules(world) -> None:
     assert editor.is_open and editor.timezone == ZONE and editor.schedule_local == _local()
     assert {a.handle for a in editor.accounts} == {"@demo", "@brand"}
 
-    editor.set_content("日本語 https://example.com/a-long-path")
-    editor.toggle_account(world["x"], True)
-    editor.toggle_account(world["sandbox"], True)
+    await editor.set_content("日本語 https://example.com/a-long-path")
+    await editor.toggle_account(world["x"], True)
+    await editor.toggle_account(world["sandbox"], True)
     previews = {p.platform: p for p in editor.previews}
     assert (previews["x"].count, previews["x"].max_chars, previews["x"].over) == (6 + 1 + 23, 280, False)
     assert previews["sandbox"].count == 4 + 31  # graphemes, the URL in full
 
-    editor.set_override(world["x"], "a" * 281)
+    await editor.set_override(world["x"], "a" * 281)
     assert editor.previews[0].over or editor.previews[1].over
     over = next(p for p in editor.previews if p.platform == "x")
     assert over.over and "281 of 280" in over.problems
@@ -106,7 +108,7 @@ async def test_the_editor_counts_live_and_schedules(world) -> None:
     assert "Too long for X" in editor.errors[f"override-{world['x']}"]
     assert editor.content.startswith("日本語")  # nothing typed is lost
 
-    editor.set_override(world["x"], "Short for X")
+    await editor.set_override(world["x"], "Short for X")
     await editor.save("schedule")
     assert not editor.is_open
     with Session(get_engine()) as session:
@@ -115,12 +117,39 @@ async def test_the_editor_counts_live_and_schedules(world) -> None:
         assert post.timezone == ZONE
 
 
+async def test_a_long_text_is_counted_off_the_event_loop(world, monkeypatch) -> None:
+    """Counting a pasted text near the cap takes tens of milliseconds per platform: the keystroke
+    handler hands it to a worker thread instead of stalling every user on the event loop."""
+    root = await _root(world["tokens"]["Alice"])
+    editor = await root.get_state(PostEditorState)
+    await editor.open_new(_local())
+    counted_on = []
+    check_text = rules.check_text
+
+    def spy(*args, **kwargs):
+        counted_on.append(threading.current_thread() is threading.main_thread())
+        return check_text(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "check_text", spy)
+    await editor.toggle_account(world["x"], True)
+    await editor.toggle_account(world["sandbox"], True)
+    counted_on.clear()
+    await editor.set_content("a." * 40_000)
+    assert counted_on and not any(counted_on), "a long text was counted on the event loop"
+    x = next(p for p in editor.previews if p.platform == "x")
+    assert x.count == 80_000 and x.over and "Too long to post anywhere" in x.problems
+    counted_on.clear()
+    await editor.set_content("Short and sweet")
+    assert counted_on == [True, True]  # a real post is counted inline: cheaper than a thread hop
+    assert {p.count for p in editor.previews} == {15}
+
+
 async def test_a_past_or_skipped_time_is_shown_next_to_the_field(world) -> None:
     root = await _root(world["tokens"]["Alice"])
     editor = await root.get_state(PostEditorState)
     await editor.open_new(_local(days=-1))
-    editor.set_content("Too late")
-    editor.toggle_account(world["sandbox"], True)
+    await editor.set_content("Too late")
+    await editor.toggle_account(world["sandbox"], True)
     await editor.save("schedule")
     assert "has already passed" in editor.schedule_error
     assert editor.content == "Too late" and editor.is_open
@@ -150,7 +179,7 @@ async def test_a_stale_save_asks_and_overwrite_or_reload_both_work(world) -> Non
         )
         session.commit()
 
-    editor.set_content("mine")
+    await editor.set_content("mine")
     await editor.save("draft")
     assert editor.conflict_open and editor.is_open and editor.content == "mine"
 
@@ -167,7 +196,7 @@ async def test_a_stale_save_asks_and_overwrite_or_reload_both_work(world) -> Non
             content="theirs again",
         )
         session.commit()
-    editor.set_content("mine after all")
+    await editor.set_content("mine after all")
     await editor.save("draft")
     assert editor.conflict_open
     await editor.overwrite()
@@ -184,7 +213,7 @@ async def test_another_workspaces_post_cannot_be_opened_or_saved(world) -> None:
     # A tampered client sends the foreign id straight to save.
     await editor.open_new()
     editor.post_id, editor.version = world["secret"], 1
-    editor.set_content("Hijacked")
+    await editor.set_content("Hijacked")
     await editor.save("draft")
     assert editor.form_error
     with Session(get_engine()) as session:
@@ -196,7 +225,7 @@ async def test_a_viewer_cannot_open_the_editor_or_change_posts(world) -> None:
     editor = await root.get_state(PostEditorState)
     await editor.open_new()
     assert not editor.is_open
-    editor.set_content("Viewer's post")
+    await editor.set_content("Viewer's post")
     await editor.save("draft")
     assert "Viewers" in editor.form_error
     page = await root.get_state(PostsState)

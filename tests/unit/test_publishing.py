@@ -782,3 +782,176 @@ def test_review_answers_are_refused_to_viewers_outsiders_and_settled_rows(engine
                 destination_id=dest,
                 published=False,
             )
+
+
+# --- An earlier Unknown: the post may be live, so nothing ends "failed" -----------------------------
+
+
+def unknown_then(engine, world, *later: Outcome, idempotent: bool = True) -> tuple[int, int, list[str]]:
+    """A destination whose first try ended Unknown, then `later` outcomes; (post, destination, results)."""
+    post_id, [dest] = schedule(engine, world)
+    adapter = ScriptedAdapter(Unknown("read timeout after sending"), *later, idempotent=idempotent)
+    now, results = utcnow(), []
+    for _ in range(1 + len(later)):
+        results.append(dispatch_and_publish(engine, dest, adapter, now=now).status)
+        row = destination(engine, dest)
+        if row.status != DestinationStatus.PENDING:
+            break
+        now = row.next_attempt_at
+    return post_id, dest, results
+
+
+def assert_in_review(engine, dest: int, *mentions: str) -> None:
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.NEEDS_REVIEW, row.last_error
+    assert row.last_error.startswith("An earlier try may already have published this post")
+    for text in mentions:
+        assert text in row.last_error
+    assert publishing.dispatch_due(engine, now=utcnow() + timedelta(days=1), settings=SETTINGS) == []
+
+
+def test_transient_errors_after_an_unknown_end_in_review_not_failed(engine, world):
+    """The retries after an unconfirmed try hit 502s until the limit: the first try may be live."""
+    _, dest, results = unknown_then(engine, world, Transient("502 a", 502), Transient("502 b", 502))
+    assert results == ["waiting", "waiting", "needs_review"]
+    assert_in_review(engine, dest, "Gave up after 3 tries", "502 b")
+    assert [a.outcome for a in attempts(engine, dest)] == [
+        AttemptOutcome.UNKNOWN,
+        AttemptOutcome.TRANSIENT,
+        AttemptOutcome.TRANSIENT,
+    ]
+    assert [n.kind for n in notices(engine)] == [NotificationKind.NEEDS_REVIEW]
+
+
+def test_a_rejection_after_an_unknown_is_evidence_not_a_failure(engine, world):
+    """A platform refusing the retry as a duplicate says the first try landed."""
+    _, dest, results = unknown_then(engine, world, Rejected("Duplicate status", 422))
+    assert results == ["waiting", "needs_review"]
+    assert_in_review(engine, dest, "Duplicate status")
+    assert [n.kind for n in notices(engine)] == [NotificationKind.NEEDS_REVIEW]
+
+
+def test_an_expired_sign_in_after_an_unknown_asks_for_review_and_a_reconnect(engine, world):
+    _, dest, results = unknown_then(engine, world, AuthExpired("The access token is invalid"))
+    assert results == ["waiting", "needs_review"]
+    assert_in_review(engine, dest, "needs reconnecting", "The access token is invalid")
+    assert account(engine, world.account).status == AccountStatus.NEEDS_RECONNECT
+
+
+def test_an_account_lost_between_an_unknown_and_its_retry_sends_the_destination_to_review(engine, world):
+    _, [dest] = schedule(engine, world)
+    adapter = ScriptedAdapter(Unknown("read timeout after sending"), idempotent=True)
+    assert dispatch_and_publish(engine, dest, adapter).status == "waiting"
+    set_account(engine, world.account, status=AccountStatus.NEEDS_RECONNECT)
+    now = destination(engine, dest).next_attempt_at
+    assert dispatch_and_publish(engine, dest, adapter, now=now).status == "needs_review"
+    assert_in_review(engine, dest, "needs reconnecting")
+
+
+def test_disconnecting_an_account_never_fails_a_destination_that_may_be_live(engine, world):
+    from postforge.services import account_connect
+
+    _, [maybe_live] = schedule(engine, world)
+    _, [waiting] = schedule(engine, world, due=utcnow() + timedelta(days=1))
+    adapter = ScriptedAdapter(Unknown("read timeout after sending"), idempotent=True)
+    assert dispatch_and_publish(engine, maybe_live, adapter).status == "waiting"
+    with Session(engine) as session:
+        assert account_connect.disconnect(session, user_id=world.author, account_id=world.account) == 2
+        session.commit()
+    assert_in_review(engine, maybe_live, "disconnected")
+    assert destination(engine, waiting).status == DestinationStatus.FAILED  # nothing went out for it
+
+
+def test_a_reaped_publish_after_an_unknown_goes_to_review_once_the_tries_run_out(engine, world):
+    _, dest, results = unknown_then(engine, world, Transient("502", 502))
+    assert results == ["waiting", "waiting"]
+    now = destination(engine, dest).next_attempt_at
+    crash_mid_publish(engine, dest, now, idempotent=True)  # the third and last try dies mid-call
+    later = now + timedelta(seconds=SETTINGS.publish_lease_seconds + 1)
+    result = publishing.reap_expired_leases(
+        engine, now=later, settings=SETTINGS, adapter_class=reaped_adapter(True)
+    )
+    assert result == publishing.ReapResult(needs_review=1)
+    assert destination(engine, dest).status == DestinationStatus.NEEDS_REVIEW
+
+
+def test_once_a_person_checked_later_failures_are_ordinary_failures(engine, world):
+    """ "Post it again" is the person's answer to the earlier Unknown: what fails after it fails."""
+    _, dest = needing_review(engine, world)
+    with Session(engine) as session:
+        publishing.resolve_review(
+            session, user_id=world.author, workspace_id=world.workspace, destination_id=dest, published=False
+        )
+        session.commit()
+    adapter = ScriptedAdapter(Rejected("Validation failed: Text character limit of 500 exceeded", 422))
+    assert dispatch_and_publish(engine, dest, adapter).status == "failed"
+    assert destination(engine, dest).status == DestinationStatus.FAILED
+    # A new unconfirmed try after the answer goes back to review.
+    _, again = needing_review(engine, world)
+    with Session(engine) as session:
+        publishing.resolve_review(
+            session, user_id=world.author, workspace_id=world.workspace, destination_id=again, published=False
+        )
+        session.commit()
+    assert (
+        dispatch_and_publish(engine, again, ScriptedAdapter(Unknown("reset by peer"))).status
+        == "needs_review"
+    )
+
+
+def test_retry_and_edit_never_send_a_destination_that_may_be_live(engine, world):
+    """The posts page's Retry and an edit resend failed destinations, never one awaiting review."""
+    from postforge.services import posts
+
+    post_id, [review, failed] = schedule(engine, world, accounts=(world.account, world.second_account))
+    publishing.dispatch_due(engine, settings=SETTINGS)
+    assert publish(engine, review, ScriptedAdapter(Unknown("reset by peer"))).status == "needs_review"
+    assert publish(engine, failed, ScriptedAdapter(Rejected("Text too long"))).status == "failed"
+    with Session(engine) as session:
+        posts.retry_failed(session, actor_id=world.author, workspace_id=world.workspace, post_id=post_id)
+        session.commit()
+    assert destination(engine, review).status == DestinationStatus.NEEDS_REVIEW
+    assert destination(engine, failed).status == DestinationStatus.PENDING
+
+    publish(engine, failed, ScriptedAdapter(Rejected("Text too long")))  # nothing claimed: stays pending
+    with Session(engine) as session:
+        row = session.get(PostDestination, failed)
+        row.status = DestinationStatus.FAILED  # it failed again
+        session.add(row)
+        row_post = session.get(Post, post_id)
+        row_post.status = PostStatus.FAILED
+        session.add(row_post)
+        session.commit()
+        posts.update_post(
+            session,
+            actor_id=world.author,
+            workspace_id=world.workspace,
+            post_id=post_id,
+            expected_version=None,
+            content="Spring launch, shorter",
+            scheduled_at=utcnow() + timedelta(hours=1),
+            account_ids=[world.account, world.second_account],
+        )
+        session.commit()
+    assert destination(engine, review).status == DestinationStatus.NEEDS_REVIEW
+    assert destination(engine, failed).status == DestinationStatus.PENDING
+
+
+def test_retry_leaves_a_failed_destination_with_an_unconfirmed_try_alone(engine, world):
+    """A row failed before this rule existed (an Unknown, then failures) is not resent blindly."""
+    from postforge.services import posts
+
+    post_id, [dest] = schedule(engine, world)
+    adapter = ScriptedAdapter(Unknown("read timeout after sending"), idempotent=True)
+    assert dispatch_and_publish(engine, dest, adapter).status == "waiting"
+    with Session(engine) as session:
+        row = session.get(PostDestination, dest)
+        row.status, row.next_attempt_at = DestinationStatus.FAILED, None
+        session.add(row)
+        row_post = session.get(Post, post_id)
+        row_post.status = PostStatus.FAILED
+        session.add(row_post)
+        session.commit()
+    with Session(engine) as session, pytest.raises(Conflict, match="may already have published"):
+        posts.retry_failed(session, actor_id=world.author, workspace_id=world.workspace, post_id=post_id)
+    assert destination(engine, dest).status == DestinationStatus.FAILED

@@ -1,10 +1,14 @@
 """Platform text rules: every count exactly as the platform counts it, at the limit and one over."""
 
+import subprocess
+import sys
+
 import pytest
 
 from postforge.models import Platform
 from postforge.platforms import text_counting as tc
-from postforge.platforms.rules import TextRules, rules_for, text_problems
+from postforge.platforms.rules import MAX_TEXT_CHARS, TextRules, rules_for, text_problems
+from postforge.services import posts
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦 (7 code points)
 FLAG_DE = "\U0001f1e9\U0001f1ea"  # 🇩🇪
@@ -251,3 +255,119 @@ def test_every_platform_has_rules_and_unknown_ones_are_refused():
 def test_empty_text_is_a_problem_unless_media_carries_the_post():
     assert text_problems("x", "   ") == ["Write something for X: the text is empty."]
     assert text_problems("x", "", media_count=1) == []
+
+
+# --- Hostile input: counting stays linear and stops at the cap -----------------------------------
+
+# Each shape once made a regular expression backtrack (or a loop rescan) over the whole text: the
+# live counters run on every keystroke, so one pasted text must never stall the server.
+ADVERSARIAL_SHAPES = {
+    "dotted letters": "a." * 128_000,
+    "dotted digits": "1." * 128_000,
+    "scheme then dotted letters": "http://" + "a." * 128_000,
+    "scheme repeated": "http://" * 36_000,
+    "long domain label": "a" * 256_000 + ".com",
+    "long label after a scheme": "https://" + "a-" * 128_000,
+    "closing parentheses after a URL": "https://example.com/" + ")" * 256_000,
+    "opening parentheses after a URL": "https://example.com/" + "(" * 256_000,
+    "URLs with bare domains in their queries": "http://a.com/?b.com " * 12_800,
+    "mention with no domain": "@" + "a" * 256_000,
+    "mention with dotted user": " @" + "a." * 128_000 + "@",
+    "many at signs": "@" * 256_000,
+    "mentions back to back": "@a@b." * 51_200,
+    "hashtag of digits": "#" + "1" * 256_000,
+    "many hash signs": "#" * 256_000,
+    "hashtags back to back": " #1_" * 64_000,
+    "unfinished emoji tag sequence": "\U0001f3f4" + "\U000e0067" * 256_000,
+}
+BUDGET_SECONDS = 10  # the counts below take well under a second; the old regexes took minutes
+
+_COUNT_EVERYTHING = """
+import sys
+from postforge.platforms import text_counting as tc
+from postforge.platforms.rules import text_problems
+from postforge.models import Platform
+text = sys.stdin.read()
+for count in (tc.x_weighted_length, tc.graphemes, tc.mastodon_length, tc.threads_length,
+              tc.utf16_length, tc.find_urls, tc.find_emoji, tc.hashtags):
+    count(text)
+tc.find_urls(text, bare=False)
+capped = text[:64_000]
+for platform in Platform:
+    text_problems(platform, capped, media_count=1)
+"""
+
+
+@pytest.mark.parametrize("shape", list(ADVERSARIAL_SHAPES))
+def test_every_count_is_linear_on_hostile_text(shape):
+    """Every primitive at 256k characters and every platform's check at 64k finish in a separate
+    process within a budget that only a super-linear algorithm could overrun."""
+    text = ADVERSARIAL_SHAPES[shape]
+    assert len(text) >= 64_000
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _COUNT_EVERYTHING],
+            input=text,
+            text=True,
+            encoding="utf-8",
+            capture_output=True,
+            timeout=BUDGET_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"counting {shape!r} ({len(text):,} characters) ran past {BUDGET_SECONDS} s")
+    assert done.returncode == 0, done.stderr
+
+
+def test_counting_stops_at_the_cap_and_says_too_long():
+    """Past MAX_TEXT_CHARS no platform counts exactly (its length stands in) and every platform
+    reports the text as too long, the same limit the posts service enforces on save."""
+    text = "https://example.com/" + "x" * MAX_TEXT_CHARS
+    message = f"Too long to post anywhere: at most {MAX_TEXT_CHARS:,} characters; this has {len(text):,}."
+    for platform in Platform:
+        assert rules_for(platform).count(text) == len(text)
+        assert text_problems(platform, text, media_count=1) == [message]
+    at_cap = "https://example.com/" + "x" * (MAX_TEXT_CHARS - 20)
+    assert rules_for("x").count(at_cap) == 23  # at the cap the count is still exact
+    assert posts.MAX_CONTENT_CHARS == MAX_TEXT_CHARS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http://a.com/?b.com c.org", ["http://a.com/?b.com", "c.org"]),
+        ("a.b.c.d.example.com.", ["a.b.c.d.example.com"]),
+        ("http://example.com.evil", ["http://example.com.evil"]),
+        ("http://a.com..b", ["http://a.com"]),
+        ("see a.com.déjà", ["a.com"]),
+        ("x.comé", []),
+        ("-a.com _b.com", []),
+        ("a-.com b_c.com", ["b_c.com"]),
+        ("http://" + "a" * 64 + ".com", ["http://" + "a" * 64 + ".com"]),
+        ("http://a." + "b" * 64, []),  # a 64-letter top-level domain is none
+        ("http://http://a.com", ["http://a.com"]),
+        ("go to example.com:8080/x now", ["example.com:8080/x"]),
+        ("http://a.com/((x))))", ["http://a.com/((x))"]),
+        ("see e.com?u=http://b.de now", ["e.com?u=http://b.de"]),  # spans never overlap
+    ],
+)
+def test_url_edges(text, expected):
+    assert [span.text for span in tc.find_urls(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("@alice@mastodon.social", 6),
+        ("@a.b-c_d@x.y-z.w", 8),
+        ("@.alice@x.org", 13),  # a user part must start with a letter, digit or _
+        ("@alice.@x.org", 13),  # ... and end with one
+        ("a@alice@x.org", 13),  # no mention inside a word
+        ("@@alice@x.org", 7),
+    ],
+)
+def test_mastodon_mention_edges(text, expected):
+    assert tc.mastodon_length(text) == expected
+
+
+def test_hashtags_need_a_letter():
+    assert tc.hashtags("#123 #1a #_b_ &#1x a#b #é1") == ["#1a", "#_b_", "#é1"]
