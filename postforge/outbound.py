@@ -68,13 +68,17 @@ class Policy:
 
 
 def policy_for(
-    settings: Any,
+    settings: Any = None,
     *,
     user_named: bool,
     deadline_seconds: float | None = None,
     max_response_bytes: int | None = None,
 ) -> Policy:
     """The policy for a call from `settings` (the platform timeout is the default deadline)."""
+    if settings is None:
+        from postforge.settings import get_settings
+
+        settings = get_settings()
     return Policy(
         deadline_seconds=deadline_seconds
         or float(getattr(settings, "platform_http_timeout_seconds", DEFAULT_DEADLINE_SECONDS)),
@@ -381,7 +385,9 @@ def _bounded_response(library: Any, response: Any, encoding: str, stream: Any) -
     )
 
 
-class _BoundedTransport(httpx.BaseTransport, httpx2.BaseTransport):
+class _Bounded:
+    """The synchronous transport (its httpx and httpx2 classes are below)."""
+
     def __init__(self, library: Any, policy: Policy) -> None:
         self._library, self._policy = library, policy
         self._inner = library.HTTPTransport()
@@ -410,9 +416,10 @@ class _BoundedTransport(httpx.BaseTransport, httpx2.BaseTransport):
         self._inner.close()
 
 
-class _AsyncBoundedTransport(httpx.AsyncBaseTransport, httpx2.AsyncBaseTransport):
-    """For the async clients, which only reach hosts from settings (sign-in providers, the AI
-    service, this server): the deadline by cancellation, the cap on the answer."""
+class _AsyncBounded:
+    """The asynchronous transport, for the async clients, which only reach hosts from settings
+    (sign-in providers, the AI service, this server): the deadline by cancellation, the cap on
+    the answer."""
 
     def __init__(self, library: Any, policy: Policy) -> None:
         if policy.user_named:
@@ -443,13 +450,38 @@ class _AsyncBoundedTransport(httpx.AsyncBaseTransport, httpx2.AsyncBaseTransport
         await self._inner.aclose()
 
 
+# One class per library: the Anthropic SDK refuses a transport that is also an httpx one.
+class _HttpxTransport(_Bounded, httpx.BaseTransport):
+    pass
+
+
+class _Httpx2Transport(_Bounded, httpx2.BaseTransport):
+    pass
+
+
+class _AsyncHttpxTransport(_AsyncBounded, httpx.AsyncBaseTransport):
+    pass
+
+
+class _AsyncHttpx2Transport(_AsyncBounded, httpx2.AsyncBaseTransport):
+    pass
+
+
+_TRANSPORTS: dict[tuple[Any, bool], type] = {
+    (httpx, False): _HttpxTransport,
+    (httpx2, False): _Httpx2Transport,
+    (httpx, True): _AsyncHttpxTransport,
+    (httpx2, True): _AsyncHttpx2Transport,
+}
+
+
 # --- the factory ------------------------------------------------------------------------------------
 
 
 def client_options(library: Any, policy: Policy, *, asynchronous: bool = False) -> dict[str, Any]:
     """Keyword arguments for an httpx or httpx2 client (or one built on them: authlib's OAuth
     clients, the Anthropic SDK's) that make it follow `policy`."""
-    transport = (_AsyncBoundedTransport if asynchronous else _BoundedTransport)(library, policy)
+    transport = _TRANSPORTS[(library, asynchronous)](library, policy)
     return {
         "transport": transport,
         "timeout": library.Timeout(

@@ -7,7 +7,9 @@ as Claude writes. The finished input is validated strictly (`validate_output`).
 
 Retries inside the SDK are kept low (the page offers "try again"), and a server asking for a long
 wait is not waited for: the person is told when to try again instead. Every SDK error becomes a
-`GenerationError` with a message fit to show.
+`GenerationError` with a message fit to show. The SDK's timeout is per read, so the whole call is
+bounded separately (`_deadline`), and its HTTP client follows the outbound policy: the same total
+deadline on each request and a cap on the answer's size.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import anthropic
 import httpx2
 import jiter
 
+from postforge import outbound
 from postforge.ai.base import (
     Finished,
     GeneratedPost,
@@ -46,6 +49,8 @@ DEFAULT_MAX_RETRIES = 1
 # A server asking us to wait longer than this is not retried inside the SDK: the user decides.
 MAX_RETRY_WAIT_SECONDS = 3.0
 CONNECT_TIMEOUT_SECONDS = 10.0
+# A streamed answer is one server-sent event per small delta: about a few hundred bytes a token.
+ANSWER_BYTES_PER_TOKEN = 1024
 
 
 class _InteractiveAnthropic(anthropic.AsyncAnthropic):
@@ -160,11 +165,23 @@ class AnthropicGenerator:
 
     def _client(self) -> anthropic.AsyncAnthropic:
         timeout = self.settings.anthropic_timeout_seconds
+        policy = outbound.policy_for(
+            self.settings,
+            user_named=False,
+            deadline_seconds=self._deadline(),
+            max_response_bytes=max(
+                self.settings.outbound_max_response_bytes,
+                self.settings.anthropic_max_tokens * ANSWER_BYTES_PER_TOKEN,
+            ),
+        )
+        options = outbound.client_options(httpx2, policy, asynchronous=True)
+        options["timeout"] = httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout))
         return _InteractiveAnthropic(
             api_key=self.settings.anthropic_api_key or None,
             base_url=self.settings.anthropic_base_url or None,
             max_retries=self.max_retries,
-            timeout=httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout)),
+            timeout=options["timeout"],
+            http_client=anthropic.DefaultAsyncHttpxClient(**options),
         )
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:

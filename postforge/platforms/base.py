@@ -194,6 +194,9 @@ class OAuthClientConfig:
     )
     scope_separator: str = " "
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # The token endpoint lives on a server the user named (a Mastodon instance): the outbound
+    # policy's address checks apply to the exchange.
+    user_named_host: bool = False
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ class MastodonAdapter(PlatformAdapter):
             scopes=SCOPES,
             pkce=True,  # Mastodon ≥ 4.3 checks S256; older instances ignore the challenge
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 — a method name
+            user_named_host=True,
         )
 
     def oauth_client(self, *, instance_url: str = "", redirect_uri: str = "") -> OAuthClientConfig:
