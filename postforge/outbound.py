@@ -39,6 +39,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpcore
@@ -498,6 +499,24 @@ def client(policy: Policy) -> httpx.Client:
 
 
 # --- what a foreign server says -------------------------------------------------------------------
+
+
+def web_url(value: object, limit: int = 1024) -> str:
+    """A link a foreign server gave (a post's URL, an avatar) if it is a plain http(s) address;
+    "" otherwise — a `javascript:` or `data:` link on a page would run in PostForge's origin."""
+    text = value.strip() if isinstance(value, str) else ""
+    if (
+        not text
+        or len(text) > limit
+        or any(c.isspace() or unicodedata.category(c).startswith("C") for c in text)
+    ):
+        return ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    return text if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
 
 _TAG = re.compile(r"<[^<>]{0,500}>")
 

@@ -52,7 +52,10 @@ def _plain(outcome: Any, name: str) -> None:
 @dataclass(frozen=True)
 class Published:
     platform_post_id: str
-    url: str = ""
+    url: str = ""  # shown as a link: only an http(s) address is kept
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", outbound.web_url(self.url))
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,11 @@ class AccountProfile:
     platform_account_id: str
     handle: str
     display_name: str = ""
-    avatar_url: str = ""
+    avatar_url: str = ""  # shown as an image: only an http(s) address is kept
     settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. Mastodon max_characters
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "avatar_url", outbound.web_url(self.avatar_url))
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,11 @@ class ConnectFailed(Exception):
         super().__init__(message)
         self.message = message
         self.http_status = http_status
+
+
+class ServerUnusable(ConnectFailed):
+    """The server named for the account (a Mastodon instance, a Bluesky PDS) is not one PostForge
+    can use: it does not answer as that platform's server, or the outbound policy refuses it."""
 
 
 class RefreshRevoked(ConnectFailed):

@@ -48,6 +48,7 @@ from postforge.platforms.base import (
     RefreshRevoked,
     RefreshUnavailable,
     Rejected,
+    ServerUnusable,
     TokenSet,
     Transient,
     classify_http_error,
@@ -128,10 +129,10 @@ class BlueskyAdapter(PlatformAdapter):
                 json={"identifier": handle, "password": password},
             )
             if isinstance(response, Rejected):  # the outbound policy refused the address
-                raise ConnectFailed(response.reason)
+                raise ServerUnusable(response.reason)
             if not isinstance(response, httpx.Response):
                 if named:
-                    raise ConnectFailed(_not_bluesky(service))
+                    raise ServerUnusable(_not_bluesky(service))
                 raise ConnectFailed(f"Could not reach Bluesky at {_host(service)}; try again in a minute.")
             if response.status_code != 200:
                 raise _sign_in_refused(response, service if named else "")
@@ -464,7 +465,7 @@ def _sign_in_refused(response: httpx.Response, named_service: str = "") -> Conne
     status, code, message = response.status_code, _error_code(response), error_message(response)
     if named_service and status != 429 and not code:
         # No XRPC error: a web page, a 404 — whatever lives there, it is not a PDS.
-        return ConnectFailed(_not_bluesky(named_service), http_status=status)
+        return ServerUnusable(_not_bluesky(named_service), http_status=status)
     if status == 429:
         retry_at = retry_at_from_headers(response.headers)
         return ConnectFailed(
@@ -540,7 +541,7 @@ def _json_object(
         body = None
     if not isinstance(body, dict):
         if named_service:
-            raise ConnectFailed(_not_bluesky(named_service))
+            raise ServerUnusable(_not_bluesky(named_service))
         message = "Bluesky answered with something that is not a session."
         raise RefreshUnavailable(message) if refresh else ConnectFailed(message)
     return body

@@ -36,6 +36,7 @@ from postforge.platforms.base import (
     PublishRequest,
     RateLimitPolicy,
     Rejected,
+    ServerUnusable,
     TokenSet,
     Unknown,
     classify_http_error,
@@ -134,7 +135,7 @@ class MastodonAdapter(PlatformAdapter):
         with self.http() as client:
             response = _connect_request(client, "POST", f"{instance}/api/v1/apps", instance, json=payload)
         if response.status_code == 404:
-            raise ConnectFailed(_not_mastodon(instance), http_status=404)
+            raise ServerUnusable(_not_mastodon(instance), http_status=404)
         if response.status_code != 200:
             raise ConnectFailed(
                 f"{_host(instance)} refused to register PostForge: "
@@ -273,9 +274,9 @@ def _connect_request(
     """A request made while connecting: a network failure becomes a ConnectFailed that says so."""
     response = send(client, method, url, **kwargs)
     if isinstance(response, Rejected):  # the outbound policy refused the address
-        raise ConnectFailed(response.reason)
+        raise ServerUnusable(response.reason)
     if not isinstance(response, httpx.Response):
-        raise ConnectFailed(_not_mastodon(instance))
+        raise ServerUnusable(_not_mastodon(instance))
     return response
 
 

@@ -51,7 +51,13 @@ from postforge.models import (
     SocialAccount,
     utcnow,
 )
-from postforge.platforms.base import ConnectedAccount, ConnectFailed, OAuthClientConfig, PlatformAdapter
+from postforge.platforms.base import (
+    ConnectedAccount,
+    ConnectFailed,
+    OAuthClientConfig,
+    PlatformAdapter,
+    ServerUnusable,
+)
 from postforge.platforms.registry import adapter_class, adapter_for
 from postforge.services import account_tokens, billing, post_status, token_crypto, workspaces
 from postforge.services.errors import NotFound, ServiceError, ValidationFailed
@@ -582,6 +588,8 @@ def connect_bluesky(
     adapter = adapter_for(Platform.BLUESKY, settings)
     try:
         connected = adapter.connect_with_password(identifier, password, instance_url=service)
+    except ServerUnusable as failure:  # the address, not the password, is what to fix
+        raise ConnectRefused(failure.message, field="service_url" if service else None) from None
     except ConnectFailed as failure:
         hint = "" if APP_PASSWORD_SHAPE.match(password) else " " + BLUESKY_KEY_HINT
         field = "app_password" if failure.http_status in (400, 401) else None

@@ -678,3 +678,23 @@ def test_what_the_platform_says_in_a_refusal_is_shown_short_and_plain(engine, wo
     assert not any(c in message for c in "<>\x1b\u202e")
     assert "alert(1) [2J Bad things happened" in message
     assert len(message) < 300
+
+
+def test_a_pds_typed_without_a_scheme_is_https_and_one_that_answers_nothing_is_named_beside_its_field(
+    engine, world, bluesky
+):
+    assert connect.normalize_service_url("bsky.social") == "https://bsky.social"
+    assert connect.normalize_service_url(" PDS.example.com:2583 ") == "https://pds.example.com:2583"
+    real_bluesky = {Platform.BLUESKY: "postforge.platforms.bluesky:BlueskyAdapter"}
+    with use_adapters(real_bluesky), Session(engine) as session, pytest.raises(ConnectRefused) as refusal:
+        connect.connect_bluesky(
+            session,
+            user_id=world.editor,
+            workspace_id=world.workspace,
+            identifier="ada.bsky.social",
+            app_password="my main password",
+            service_url="pds.example.invalid",
+        )
+    assert refusal.value.field == "service_url"
+    assert refusal.value.message.startswith("pds.example.invalid does not answer as a Bluesky server")
+    assert "try again" not in refusal.value.message and "app password" not in refusal.value.message

