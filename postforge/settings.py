@@ -91,7 +91,10 @@ class Settings(BaseSettings):
     )
     sandbox_platform_enabled: bool = Field(True, description="Offer the built-in sandbox social platform.")
     platform_http_timeout_seconds: float = Field(
-        20.0, gt=0, le=300, description="Timeout of each request to a social platform."
+        20.0,
+        gt=0,
+        le=300,
+        description="Total time one request to a social platform may take, connect to last byte.",
     )
     platform_rate_limits: str = Field(
         "",
@@ -121,6 +124,24 @@ class Settings(BaseSettings):
     facebook_graph_base: str = Field("https://graph.facebook.com", description="Facebook Graph API URL.")
     facebook_auth_base: str = Field("https://www.facebook.com", description="Facebook login dialog URL.")
     facebook_graph_version: str = Field("v24.0", description="Graph API version for Facebook and Instagram.")
+
+    # Outbound HTTP policy (postforge/outbound.py)
+    outbound_allow_private_hosts: bool | None = Field(
+        None,
+        description=(
+            "Let user-named servers (Mastodon instance, Bluesky PDS) be this machine or a private "
+            "network, over http:// too. Empty: on in embedded and test, off in production."
+        ),
+    )
+    outbound_max_response_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest answer read from another server."
+    )
+
+    @property
+    def outbound_private_hosts_allowed(self) -> bool:
+        if self.outbound_allow_private_hosts is not None:
+            return self.outbound_allow_private_hosts
+        return self.environment != "production"
 
     # Publishing engine
     publish_max_attempts: int = Field(

@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import Celery
 
+from postforge.services.post_metrics import RUN_BUDGET_SECONDS
 from postforge.settings import Settings, get_settings
 
 HEARTBEAT_TASK = "postforge.heartbeat"
@@ -51,6 +52,12 @@ CONTROL_QUEUE = "control"
 WORKER_QUEUES = f"{CONTROL_QUEUE},{DEFAULT_QUEUE}"
 CONTROL_TASKS = (HEARTBEAT_TASK, SWEEP_TASK, DISPATCH_TASK, REAP_TASK)
 
+# Every task has a soft time limit (Celery raises SoftTimeLimitExceeded in it: the task settles
+# what it was doing) and a hard one (its process is killed; acks_late and the database's leases
+# cover what it left). Both need the prefork pool; embedded mode's thread pool ignores them, and
+# there the outbound policy's deadline on every request still bounds the work.
+DEFAULT_TIME_LIMITS = (60.0, 90.0)
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting PostForge uses, derived from one `Settings` object."""
@@ -78,6 +85,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # The worker is a process of its own: Celery's `-l` level also governs postforge's loggers.
         "worker_hijack_root_logger": True,
         "beat_schedule": beat_schedule(settings),
+        "task_soft_time_limit": DEFAULT_TIME_LIMITS[0],
+        "task_time_limit": DEFAULT_TIME_LIMITS[1],
+        "task_annotations": {
+            name: {"soft_time_limit": soft, "time_limit": hard}
+            for name, (soft, hard) in time_limits(settings).items()
+        },
     }
     if settings.embedded:
         # kombu hands sqla transport options straight to `create_engine` (so no `polling_interval`
@@ -88,6 +101,31 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     else:
         config["broker_transport_options"] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
     return config
+
+
+def time_limits(settings: Settings) -> dict[str, tuple[float, float]]:
+    """(soft, hard) seconds for each task."""
+    lease = settings.publish_lease_seconds
+    request = settings.platform_http_timeout_seconds
+    # Metrics: the run stops starting reads after its budget; the soft limit leaves room for the
+    # read under way (a refresh and the read itself), then the run stops where it is.
+    metrics_soft = RUN_BUDGET_SECONDS + 2 * request + 10
+    return {
+        # A publish must be over before its lease runs out, so the reaper never takes a row that is
+        # still being worked on: soft at 3/4 of the lease (the outcome is still written), hard at 9/10.
+        PUBLISH_TASK: (0.75 * lease, 0.9 * lease),
+        # Beat's ticks are database work and come again soon: a stuck one gives way to the next.
+        DISPATCH_TASK: (30.0, 45.0),
+        REAP_TASK: (30.0, 45.0),
+        SWEEP_TASK: (45.0, 55.0),
+        HEARTBEAT_TASK: (10.0, 15.0),
+        PING_TASK: (10.0, 15.0),
+        # Webhook events are applied in one transaction: cut short, nothing is half done, and the
+        # task's autoretry (or the sweeper) tries again.
+        APPLY_IDENTITY_EVENT_TASK: (60.0, 90.0),
+        PROCESS_STRIPE_EVENT_TASK: (60.0, 90.0),
+        COLLECT_METRICS_TASK: (metrics_soft, metrics_soft + 30),
+    }
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import os
 import socket
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from postforge.db import get_engine, session_scope
 from postforge.services import housekeeping, post_metrics, publishing
 from postforge.services.heartbeat import record_heartbeat
@@ -111,8 +113,18 @@ def dispatch_due_task() -> int:
 # No autoretry: a retry is a row back in `pending` with its time, picked up by the dispatcher.
 @celery_app.task(name=PUBLISH_TASK, ignore_result=True)
 def publish_destination_task(destination_id: int) -> str:
-    """Publish one destination (a redelivered or duplicate message does nothing)."""
-    return publishing.publish_destination(get_engine(), int(destination_id)).status
+    """Publish one destination (a redelivered or duplicate message does nothing).
+
+    Out of time (the soft limit): inside the platform call the engine records what that means
+    (nothing sent: a retry; a request out: the Unknown path); anywhere else the row is settled at
+    once as the reaper would — never a blind retry of something that may have been sent."""
+    engine = get_engine()
+    try:
+        return publishing.publish_destination(
+            engine, int(destination_id), interrupted=(SoftTimeLimitExceeded,)
+        ).status
+    except SoftTimeLimitExceeded:
+        return publishing.release_interrupted(engine, int(destination_id)).status
 
 
 @celery_app.task(name=REAP_TASK, ignore_result=True)
@@ -125,5 +137,5 @@ def reap_expired_leases_task() -> dict[str, int]:
 @celery_app.task(name=COLLECT_METRICS_TASK, ignore_result=True)
 def collect_post_metrics_task() -> dict[str, int]:
     """Read the likes, comments and shares of fresh published posts (see `services.post_metrics`)."""
-    result = post_metrics.collect_due(get_engine())
+    result = post_metrics.collect_due(get_engine(), interrupted=(SoftTimeLimitExceeded,))
     return {"collected": result.collected, "unavailable": result.unavailable, "skipped": result.skipped}

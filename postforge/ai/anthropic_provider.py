@@ -8,7 +8,9 @@ kept with its problems listed, even when Claude ran out of tokens before finishi
 
 Retries inside the SDK are kept low (the page offers "try again"), and a server asking for a long
 wait is not waited for: the person is told when to try again instead. Every SDK error becomes a
-`GenerationError` with a message fit to show.
+`GenerationError` with a message fit to show. The SDK's timeout is per read, so the whole call is
+bounded separately (`_deadline`), and its HTTP client follows the outbound policy: the same total
+deadline on each request and a cap on the answer's size.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import anthropic
 import httpx2
 import jiter
 
+from postforge import outbound
 from postforge.ai.base import (
     Finished,
     GeneratedPost,
@@ -49,7 +52,8 @@ DEFAULT_MAX_RETRIES = 1
 MAX_RETRY_WAIT_SECONDS = 3.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 CUT_OFF = "the AI ran out of room before finishing the post"
-
+# A streamed answer is one server-sent event per small delta: about a few hundred bytes a token.
+ANSWER_BYTES_PER_TOKEN = 1024
 
 class _InteractiveAnthropic(anthropic.AsyncAnthropic):
     """The SDK client, except that it never sleeps long on a `retry-after` before retrying."""
@@ -60,14 +64,12 @@ class _InteractiveAnthropic(anthropic.AsyncAnthropic):
             return False
         return super()._should_retry(response)
 
-
 def _retry_after(error: anthropic.APIStatusError) -> int | None:
     try:
         value = error.response.headers.get("retry-after")
         return max(1, round(float(value))) if value else None
     except (TypeError, ValueError, AttributeError):
         return None
-
 
 def map_error(error: BaseException, *, started: bool) -> GenerationError:
     """The user-facing error for an SDK exception; `started`: some of the answer had arrived."""
@@ -116,7 +118,6 @@ def map_error(error: BaseException, *, started: bool) -> GenerationError:
         return MalformedOutput("The AI returned a garbled post. Try again.", detail=detail)
     return ProviderUnavailable(detail=detail)
 
-
 def _partial_content(buffer: bytes) -> str | None:
     """The `content` string so far from an incomplete JSON object, or None if not started."""
     try:
@@ -128,7 +129,6 @@ def _partial_content(buffer: bytes) -> str | None:
         return value if isinstance(value, str) else None
     return None
 
-
 def _tool_input(message: Any) -> dict | None:
     """The input of the emit_post call, found by type and name (a text block may come first)."""
     for block in getattr(message, "content", None) or []:
@@ -136,7 +136,6 @@ def _tool_input(message: Any) -> dict | None:
             value = getattr(block, "input", None)
             return value if isinstance(value, dict) else None
     return None
-
 
 class AnthropicGenerator:
     """Posts written by Claude."""
@@ -163,11 +162,23 @@ class AnthropicGenerator:
 
     def _client(self) -> anthropic.AsyncAnthropic:
         timeout = self.settings.anthropic_timeout_seconds
+        policy = outbound.policy_for(
+            self.settings,
+            user_named=False,
+            deadline_seconds=self._deadline(),
+            max_response_bytes=max(
+                self.settings.outbound_max_response_bytes,
+                self.settings.anthropic_max_tokens * ANSWER_BYTES_PER_TOKEN,
+            ),
+        )
+        options = outbound.client_options(httpx2, policy, asynchronous=True)
+        options["timeout"] = httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout))
         return _InteractiveAnthropic(
             api_key=self.settings.anthropic_api_key or None,
             base_url=self.settings.anthropic_base_url or None,
             max_retries=self.max_retries,
-            timeout=httpx2.Timeout(timeout, connect=min(CONNECT_TIMEOUT_SECONDS, timeout)),
+            timeout=options["timeout"],
+            http_client=anthropic.DefaultAsyncHttpxClient(**options),
         )
 
     def _arguments(self, request: GenerationRequest) -> dict[str, Any]:

@@ -138,14 +138,16 @@ def _field_error(name: str) -> rx.Component:
 
 
 def _input(
-    label: str, name: str, value: rx.Var, on_change, *, hint: str = "", type_: str = "text", **props
+    label: str, name: str, value: rx.Var | None, on_change, *, hint: str = "", type_: str = "text", **props
 ) -> rx.Component:
+    """A labelled input; `value=None` leaves it uncontrolled (a secret the state never sends back)."""
     input_id = f"connect-{name.replace('_', '-')}"
+    if value is not None:
+        props["value"] = value
     return rx.vstack(
         rx.el.label(label, html_for=input_id, style=LABEL_STYLE),
         rx.input(
             id=input_id,
-            value=value,
             on_change=on_change,
             type=type_,
             width="100%",
@@ -264,7 +266,7 @@ def _bluesky_form() -> rx.Component:
             _input(
                 "App password",
                 "app_password",
-                AccountsState.bsky_password,
+                None,  # uncontrolled: the password stays in a backend-only var
                 AccountsState.set_bsky_password,
                 type_="password",
                 hint="Create one in Bluesky under Settings → Privacy and security → App passwords "

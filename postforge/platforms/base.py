@@ -20,6 +20,7 @@ calls the few connect-time methods through a thread (`asyncio.to_thread`).
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import secrets
 import threading
@@ -32,16 +33,29 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 
+from postforge import outbound
 from postforge.models.social import Platform
 
 # ---------------------------------------------------------------------------------------------
 # Outcomes
 
 
+# Outcome messages reach pages (a destination's last error, an account's): whatever a platform
+# put in them is made short and plain (`outbound.foreign_text`) as the outcome is built.
+MESSAGE_LIMIT = 500
+
+
+def _plain(outcome: Any, name: str) -> None:
+    object.__setattr__(outcome, name, outbound.foreign_text(getattr(outcome, name), MESSAGE_LIMIT))
+
+
 @dataclass(frozen=True)
 class Published:
     platform_post_id: str
-    url: str = ""
+    url: str = ""  # shown as a link: only an http(s) address is kept
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", outbound.web_url(self.url))
 
 
 @dataclass(frozen=True)
@@ -50,11 +64,17 @@ class RateLimited:
     error: str = "The platform asked us to slow down."
     http_status: int | None = 429
 
+    def __post_init__(self) -> None:
+        _plain(self, "error")
+
 
 @dataclass(frozen=True)
 class Transient:
     error: str
     http_status: int | None = None
+
+    def __post_init__(self) -> None:
+        _plain(self, "error")
 
 
 @dataclass(frozen=True)
@@ -62,17 +82,30 @@ class AuthExpired:
     error: str = "The platform no longer accepts this account's token."
     http_status: int | None = 401
 
+    def __post_init__(self) -> None:
+        _plain(self, "error")
+
 
 @dataclass(frozen=True)
 class Rejected:
     reason: str
     http_status: int | None = None
 
+    def __post_init__(self) -> None:
+        _plain(self, "reason")
+
+    @property
+    def error(self) -> str:  # every failed outcome has an `error`
+        return self.reason
+
 
 @dataclass(frozen=True)
 class Unknown:
     error: str
     http_status: int | None = None
+
+    def __post_init__(self) -> None:
+        _plain(self, "error")
 
 
 Outcome = Published | RateLimited | Transient | AuthExpired | Rejected | Unknown
@@ -135,8 +168,11 @@ class AccountProfile:
     platform_account_id: str
     handle: str
     display_name: str = ""
-    avatar_url: str = ""
+    avatar_url: str = ""  # shown as an image: only an http(s) address is kept
     settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. Mastodon max_characters
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "avatar_url", outbound.web_url(self.avatar_url))
 
 
 @dataclass(frozen=True)
@@ -164,6 +200,9 @@ class OAuthClientConfig:
     )
     scope_separator: str = " "
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # The token endpoint lives on a server the user named (a Mastodon instance): the outbound
+    # policy's address checks apply to the exchange.
+    user_named_host: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,9 +230,15 @@ class ConnectFailed(Exception):
     """Connecting (or refreshing) failed in a way the user must act on; the message says how."""
 
     def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        message = outbound.foreign_text(message, MESSAGE_LIMIT)  # it may quote the platform
         super().__init__(message)
         self.message = message
         self.http_status = http_status
+
+
+class ServerUnusable(ConnectFailed):
+    """The server named for the account (a Mastodon instance, a Bluesky PDS) is not one PostForge
+    can use: it does not answer as that platform's server, or the outbound policy refuses it."""
 
 
 class RefreshRevoked(ConnectFailed):
@@ -221,6 +266,9 @@ class PlatformAdapter(ABC):
     rate_limit: ClassVar[RateLimitPolicy] = RateLimitPolicy(capacity=10, per_seconds=60)
     # Refresh the token when it expires within this window.
     refresh_margin: ClassVar[timedelta] = timedelta(minutes=5)
+    # Does this platform live at a server the user names (a Mastodon instance, a Bluesky PDS)?
+    # Then its requests go only to public addresses over https (see `postforge.outbound`).
+    user_named_hosts: ClassVar[bool] = False
 
     def __init__(self, settings: Any = None, *, http: httpx.Client | None = None) -> None:
         from postforge.settings import get_settings
@@ -269,7 +317,9 @@ class PlatformAdapter(ABC):
 
     @contextmanager
     def http(self) -> Iterator[httpx.Client]:
-        """The adapter's HTTP client: the injected one (tests), else this thread's shared one.
+        """The adapter's HTTP client: the injected one (tests), else this thread's shared one,
+        built by the outbound policy (a total deadline, a size cap, no redirects; public
+        addresses only for user-named hosts).
 
         Building an `httpx.Client` loads the CA bundle into a new TLS context — about half of a
         publish's time in the benchmark — so each worker thread keeps one and reuses its
@@ -279,7 +329,7 @@ class PlatformAdapter(ABC):
         if self._http is not None:
             yield self._http
             return
-        client = _thread_client(platform_timeout(self.settings))
+        client = _thread_client(outbound.policy_for(self.settings, user_named=self.user_named_hosts))
         client.cookies.clear()
         yield client
 
@@ -287,27 +337,26 @@ class PlatformAdapter(ABC):
 _local = threading.local()
 
 
-def _thread_client(timeout: httpx.Timeout) -> httpx.Client:
-    clients: dict[tuple, httpx.Client] = getattr(_local, "clients", None) or {}
+def _thread_client(policy: outbound.Policy) -> httpx.Client:
+    clients: dict[outbound.Policy, httpx.Client] = getattr(_local, "clients", None) or {}
     _local.clients = clients
-    key = tuple(timeout.as_dict().items())
-    client = clients.get(key)
+    client = clients.get(policy)
     if client is None or client.is_closed:
-        client = clients[key] = httpx.Client(timeout=timeout, follow_redirects=False)
+        client = clients[policy] = outbound.client(policy)
     return client
-
-
-def platform_timeout(settings: Any) -> httpx.Timeout:
-    seconds = float(getattr(settings, "platform_http_timeout_seconds", 20.0))
-    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 # ---------------------------------------------------------------------------------------------
 # Mapping transport failures and common HTTP answers into outcomes
 
 
-def outcome_of_transport_error(error: httpx.HTTPError) -> Transient | Unknown:
-    """Connection failures before the request left us are Transient; after, we cannot know."""
+def outcome_of_transport_error(error: httpx.HTTPError) -> Transient | Unknown | Rejected:
+    """Connection failures before the request left us are Transient; after, we cannot know.
+    A server the outbound policy refuses (a private address, plain http) is Rejected: nothing
+    was sent, and retrying would not change the answer."""
+    refused = outbound.refusal(error)
+    if refused:
+        return Rejected(f"PostForge does not connect to this server: {refused}.")
     if isinstance(
         error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol
     ):
@@ -319,8 +368,29 @@ def _describe(error: httpx.HTTPError) -> str:
     return str(error) or type(error).__name__
 
 
-def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response | Transient | Unknown:
+# How many requests the current publish has sent (see `counting_requests`).
+_sent: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("requests_sent", default=None)
+
+
+@contextmanager
+def counting_requests() -> Iterator[list[int]]:
+    """Count the requests `send` starts inside the block (`[n]`): the engine asks whether a
+    publish that was interrupted can have reached the platform at all."""
+    counter = [0]
+    token = _sent.set(counter)
+    try:
+        yield counter
+    finally:
+        _sent.reset(token)
+
+
+def send(
+    client: httpx.Client, method: str, url: str, **kwargs: Any
+) -> httpx.Response | Transient | Unknown | Rejected:
     """`client.request(...)` with transport failures mapped; the body is read before returning."""
+    counter = _sent.get()
+    if counter is not None:
+        counter[0] += 1
     try:
         response = client.request(method, url, **kwargs)
         response.read()
@@ -388,12 +458,14 @@ def classify_http_error(response: httpx.Response, message: str, *, now: datetime
 
 
 def error_message(response: httpx.Response) -> str:
-    """The human part of a platform's error body, whatever its shape; never the whole body."""
+    """The human part of a platform's error body, short and plain; never the whole body, never
+    a web page (a proxy's or a stranger's HTML error page says nothing the user can act on)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:300].strip()
-    return _message_in(body)[:500]
+        plain = response.headers.get("Content-Type", "").lower().startswith("text/plain")
+        return outbound.foreign_text(response.text[:2000]) if plain else ""
+    return outbound.foreign_text(_message_in(body))
 
 
 def _message_in(body: Any) -> str:

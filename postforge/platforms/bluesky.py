@@ -48,9 +48,9 @@ from postforge.platforms.base import (
     RefreshRevoked,
     RefreshUnavailable,
     Rejected,
+    ServerUnusable,
     TokenSet,
     Transient,
-    Unknown,
     classify_http_error,
     error_message,
     retry_at_from_headers,
@@ -102,6 +102,7 @@ class BlueskyAdapter(PlatformAdapter):
     label = "Bluesky"
     idempotent = True
     connect_kind = "password"
+    user_named_hosts = True  # the default PDS too: it goes through the same checks
     # Bluesky meters writes per account in points: 5,000 an hour and 35,000 a day, a created
     # record costing 3 (so at most ~1,666 posts an hour, ~11,666 a day). The same budget pays
     # for everything the person does in the app (likes, follows, replies), so PostForge keeps
@@ -118,6 +119,7 @@ class BlueskyAdapter(PlatformAdapter):
         password = (password or "").strip()
         if not handle or not password:
             raise ConnectFailed("Enter your Bluesky handle (like alice.bsky.social) and an app password.")
+        named = bool(instance_url)  # a server the user typed, not the configured default
         service = service_url(instance_url or self.settings.bluesky_service_url)
         with self.http() as client:
             response = send(
@@ -126,13 +128,15 @@ class BlueskyAdapter(PlatformAdapter):
                 f"{service}/xrpc/com.atproto.server.createSession",
                 json={"identifier": handle, "password": password},
             )
-            if isinstance(response, Transient | Unknown):
-                raise ConnectFailed(
-                    f"Could not reach Bluesky at {_host(service)}; try again in a minute. ({response.error})"
-                )
+            if isinstance(response, Rejected):  # the outbound policy refused the address
+                raise ServerUnusable(response.reason)
+            if not isinstance(response, httpx.Response):
+                if named:
+                    raise ServerUnusable(_not_bluesky(service))
+                raise ConnectFailed(f"Could not reach Bluesky at {_host(service)}; try again in a minute.")
             if response.status_code != 200:
-                raise _sign_in_refused(response)
-            session = _json_object(response)
+                raise _sign_in_refused(response, service if named else "")
+            session = _json_object(response, named_service=service if named else "")
             tokens, did, session_handle = _session_tokens(session)
             if session.get("active") is False:
                 state = str(session.get("status") or "deactivated")
@@ -169,7 +173,7 @@ class BlueskyAdapter(PlatformAdapter):
                 f"{service}/xrpc/com.atproto.server.refreshSession",
                 headers=_bearer(account.refresh_token),
             )
-        if isinstance(response, Transient | Unknown):
+        if not isinstance(response, httpx.Response):
             raise RefreshUnavailable(f"Bluesky could not be reached to renew the session: {response.error}")
         status, code, message = response.status_code, _error_code(response), error_message(response)
         if status == 200:
@@ -228,7 +232,7 @@ class BlueskyAdapter(PlatformAdapter):
                 params={"uris": platform_post_id},
                 headers=_bearer(account.access_token),
             )
-        if isinstance(response, Transient | Unknown) or response.status_code != 200:
+        if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
         try:
             posts = response.json().get("posts") or []
@@ -278,7 +282,9 @@ def _existing_post(client: httpx.Client, target: _Target, rkey: str) -> Outcome 
         params={"repo": target.did, "collection": POST_COLLECTION, "rkey": rkey},
         headers=target.auth,
     )
-    if isinstance(response, Transient | Unknown):
+    if isinstance(response, Rejected):
+        return response
+    if not isinstance(response, httpx.Response):
         # A lookup creates nothing: whatever happened to it, trying again later is safe.
         return Transient(f"Could not check whether the post already exists: {response.error}")
     if response.status_code == 200:
@@ -296,7 +302,7 @@ def _create_post(client: httpx.Client, target: _Target, rkey: str, record: dict[
         json={"repo": target.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record},
         headers=target.auth,
     )
-    if isinstance(response, Transient | Unknown):
+    if not isinstance(response, httpx.Response):
         return response
     if response.status_code == 200:
         return target.published(rkey)
@@ -409,7 +415,9 @@ def _resolve_handle(client: httpx.Client, service: str, handle: str) -> str | Ou
     response = send(
         client, "GET", f"{service}/xrpc/com.atproto.identity.resolveHandle", params={"handle": handle}
     )
-    if isinstance(response, Transient | Unknown):
+    if isinstance(response, Rejected):
+        return response
+    if not isinstance(response, httpx.Response):
         return Transient(f"Could not look up @{handle} on Bluesky: {response.error}")
     if response.status_code == 200:
         try:
@@ -446,8 +454,18 @@ def service_url(text: str) -> str:
     return f"{parts.scheme}://{shown_host}" + (f":{port}" if port else "")
 
 
-def _sign_in_refused(response: httpx.Response) -> ConnectFailed:
+def _not_bluesky(service: str) -> str:
+    return (
+        f"{_host(service)} does not answer as a Bluesky server. Check the address "
+        "(leave it empty for accounts on bsky.social)."
+    )
+
+
+def _sign_in_refused(response: httpx.Response, named_service: str = "") -> ConnectFailed:
     status, code, message = response.status_code, _error_code(response), error_message(response)
+    if named_service and status != 429 and not code:
+        # No XRPC error: a web page, a 404 — whatever lives there, it is not a PDS.
+        return ServerUnusable(_not_bluesky(named_service), http_status=status)
     if status == 429:
         retry_at = retry_at_from_headers(response.headers)
         return ConnectFailed(
@@ -505,7 +523,7 @@ def _profile(client: httpx.Client, service: str, did: str, access_token: str) ->
         params={"actor": did},
         headers=_bearer(access_token),
     )
-    if isinstance(response, Transient | Unknown) or response.status_code != 200:
+    if not isinstance(response, httpx.Response) or response.status_code != 200:
         return {}
     try:
         body = response.json()
@@ -514,12 +532,16 @@ def _profile(client: httpx.Client, service: str, did: str, access_token: str) ->
     return body if isinstance(body, dict) else {}
 
 
-def _json_object(response: httpx.Response, *, refresh: bool = False) -> dict[str, Any]:
+def _json_object(
+    response: httpx.Response, *, refresh: bool = False, named_service: str = ""
+) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
+        if named_service:
+            raise ServerUnusable(_not_bluesky(named_service))
         message = "Bluesky answered with something that is not a session."
         raise RefreshUnavailable(message) if refresh else ConnectFailed(message)
     return body

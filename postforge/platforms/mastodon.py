@@ -36,8 +36,8 @@ from postforge.platforms.base import (
     PublishRequest,
     RateLimitPolicy,
     Rejected,
+    ServerUnusable,
     TokenSet,
-    Transient,
     Unknown,
     classify_http_error,
     error_message,
@@ -115,6 +115,7 @@ class MastodonAdapter(PlatformAdapter):
     label = "Mastodon"
     idempotent = True
     connect_kind = "oauth"
+    user_named_hosts = True
     # Mastodon allows 300 API requests per 5 minutes per account, but creating statuses has its
     # own, tighter family: 300 per 3 hours per account (RateLimiter::FAMILIES[:statuses] in
     # mastodon/mastodon app/lib/rate_limiter.rb). The publish bucket follows the tighter one.
@@ -133,6 +134,8 @@ class MastodonAdapter(PlatformAdapter):
         }
         with self.http() as client:
             response = _connect_request(client, "POST", f"{instance}/api/v1/apps", instance, json=payload)
+        if response.status_code == 404:
+            raise ServerUnusable(_not_mastodon(instance), http_status=404)
         if response.status_code != 200:
             raise ConnectFailed(
                 f"{_host(instance)} refused to register PostForge: "
@@ -160,6 +163,7 @@ class MastodonAdapter(PlatformAdapter):
             scopes=SCOPES,
             pkce=True,  # Mastodon ≥ 4.3 checks S256; older instances ignore the challenge
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 — a method name
+            user_named_host=True,
         )
 
     def oauth_client(self, *, instance_url: str = "", redirect_uri: str = "") -> OAuthClientConfig:
@@ -218,7 +222,7 @@ class MastodonAdapter(PlatformAdapter):
         headers = {**_bearer(request.account.access_token), "Idempotency-Key": request.idempotency_key}
         with self.http() as client:
             response = send(client, "POST", f"{instance}/api/v1/statuses", json=body, headers=headers)
-        if isinstance(response, Transient | Unknown):
+        if not isinstance(response, httpx.Response):
             return response
         if response.status_code == 200:
             return _published(response)
@@ -237,7 +241,7 @@ class MastodonAdapter(PlatformAdapter):
                 f"{instance}/api/v1/statuses/{platform_post_id}",
                 headers=_bearer(account.access_token),
             )
-        if isinstance(response, Transient | Unknown) or response.status_code != 200:
+        if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
         try:
             status = response.json()
@@ -269,11 +273,17 @@ def _connect_request(
 ) -> httpx.Response:
     """A request made while connecting: a network failure becomes a ConnectFailed that says so."""
     response = send(client, method, url, **kwargs)
-    if isinstance(response, Transient | Unknown):
-        raise ConnectFailed(
-            f"Could not reach {_host(instance)}. Check the address and try again. ({response.error})"
-        )
+    if isinstance(response, Rejected):  # the outbound policy refused the address
+        raise ServerUnusable(response.reason)
+    if not isinstance(response, httpx.Response):
+        raise ServerUnusable(_not_mastodon(instance))
     return response
+
+
+def _not_mastodon(instance: str) -> str:
+    return (
+        f"{_host(instance)} does not answer as a Mastodon server. Check the address (like mastodon.social)."
+    )
 
 
 def _json_object(response: httpx.Response, instance: str) -> dict[str, Any]:
@@ -289,7 +299,7 @@ def _json_object(response: httpx.Response, instance: str) -> dict[str, Any]:
 def _instance_info(client: httpx.Client, instance: str) -> dict[str, Any]:
     """`/api/v2/instance`, or {} when the instance can't tell (an optional step of a connect)."""
     response = send(client, "GET", f"{instance}/api/v2/instance")
-    if isinstance(response, Transient | Unknown) or response.status_code != 200:
+    if not isinstance(response, httpx.Response) or response.status_code != 200:
         return {}
     try:
         body = response.json()

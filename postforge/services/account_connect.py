@@ -39,7 +39,7 @@ from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from postforge import routes
+from postforge import outbound, routes
 from postforge.models import (
     AccountStatus,
     DestinationStatus,
@@ -51,7 +51,13 @@ from postforge.models import (
     SocialAccount,
     utcnow,
 )
-from postforge.platforms.base import ConnectedAccount, ConnectFailed, OAuthClientConfig, PlatformAdapter
+from postforge.platforms.base import (
+    ConnectedAccount,
+    ConnectFailed,
+    OAuthClientConfig,
+    PlatformAdapter,
+    ServerUnusable,
+)
 from postforge.platforms.registry import adapter_class, adapter_for
 from postforge.services import (
     account_tokens,
@@ -289,7 +295,7 @@ def begin_oauth(
         config = _client_config(adapter, redirect_uri)
     state, browser_state = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64) if config.pkce else ""
-    with _oauth_client(config, redirect_uri) as client:
+    with _oauth_client(config, redirect_uri, settings) as client:
         url, _ = client.create_authorization_url(
             config.authorize_url,
             state=state,
@@ -412,7 +418,8 @@ def _finish(
     platform = Platform(attempt.provider)
     label = platform_label(platform)
     if error:
-        reason = description.strip()[:300] or error[:80]
+        # Both come from the platform's redirect: shown, but short and plain.
+        reason = outbound.foreign_text(description) or outbound.foreign_text(error, 80)
         if error == "access_denied":
             raise ConnectRefused(f"{label} did not connect the account: access was denied ({reason}).")
         raise ConnectRefused(f"{label} did not connect the account ({reason}). You can try again.")
@@ -428,7 +435,7 @@ def _finish(
         config = _stored_client(session, adapter, instance, redirect_uri)
     else:
         config = _client_config(adapter, redirect_uri)
-    token = _exchange(config, redirect_uri, code, attempt.code_verifier, label)
+    token = _exchange(config, redirect_uri, code, attempt.code_verifier, label, settings)
     try:
         connected = adapter.complete_oauth(token, instance_url=instance)
     except ConnectFailed as failure:
@@ -442,17 +449,22 @@ def _finish(
     return ConnectResult([a.id or 0 for a in accounts], [_display(a) for a in accounts], ACCOUNTS_PATH)
 
 
-def _exchange(config: OAuthClientConfig, redirect_uri: str, code: str, verifier: str, label: str) -> dict:
+def _exchange(
+    config: OAuthClientConfig, redirect_uri: str, code: str, verifier: str, label: str, settings: Any
+) -> dict:
     extra = {"code_verifier": verifier} if verifier else {}
     try:
-        with _oauth_client(config, redirect_uri) as client:
+        with _oauth_client(config, redirect_uri, settings) as client:
             return dict(client.fetch_token(config.token_url, code=code, **extra))
     except OAuthError as refusal:
-        detail = refusal.description or refusal.error
+        detail = outbound.foreign_text(refusal.description or refusal.error or "")
         raise ConnectRefused(
             f"{label} refused the authorization code ({detail}); it may have expired. Start connecting again."
         ) from None
-    except httpx2.HTTPError:
+    except httpx2.HTTPError as failure:
+        refused = outbound.refusal(failure)
+        if refused:
+            raise ConnectRefused(f"PostForge does not connect to this {label} server: {refused}.") from None
         raise ConnectRefused(
             f"{label} could not be reached to finish connecting. Try again in a moment."
         ) from None
@@ -460,7 +472,12 @@ def _exchange(config: OAuthClientConfig, redirect_uri: str, code: str, verifier:
         raise ConnectRefused(f"{label} answered the token request with something unexpected.") from None
 
 
-def _oauth_client(config: OAuthClientConfig, redirect_uri: str) -> OAuth2Client:
+def _oauth_client(config: OAuthClientConfig, redirect_uri: str, settings: Any) -> OAuth2Client:
+    """authlib's client on httpx2, following the outbound policy (a Mastodon instance's token
+    endpoint is a user-named host: public addresses only)."""
+    policy = outbound.policy_for(
+        settings, user_named=config.user_named_host, deadline_seconds=TOKEN_EXCHANGE_TIMEOUT_SECONDS
+    )
     return OAuth2Client(
         client_id=config.client_id,
         client_secret=config.client_secret,
@@ -468,8 +485,8 @@ def _oauth_client(config: OAuthClientConfig, redirect_uri: str) -> OAuth2Client:
         redirect_uri=redirect_uri,
         code_challenge_method="S256" if config.pkce else None,
         token_endpoint_auth_method=config.token_endpoint_auth_method,
-        timeout=TOKEN_EXCHANGE_TIMEOUT_SECONDS,
         headers={"User-Agent": "PostForge", "Accept": "application/json"},
+        **outbound.client_options(httpx2, policy),
     )
 
 
@@ -578,6 +595,8 @@ def connect_bluesky(
     adapter = adapter_for(Platform.BLUESKY, settings)
     try:
         connected = adapter.connect_with_password(identifier, password, instance_url=service)
+    except ServerUnusable as failure:  # the address, not the password, is what to fix
+        raise ConnectRefused(failure.message, field="service_url" if service else None) from None
     except ConnectFailed as failure:
         hint = "" if APP_PASSWORD_SHAPE.match(password) else " " + BLUESKY_KEY_HINT
         field = "app_password" if failure.http_status in (400, 401) else None

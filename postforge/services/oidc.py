@@ -44,6 +44,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from sqlmodel import Session, select
 
+from postforge import outbound
 from postforge.models import OAuthAttempt, User, utcnow
 from postforge.services.accounts_auth import create_session
 from postforge.services.errors import ServiceError, ValidationFailed
@@ -250,7 +251,8 @@ async def complete_sign_in(
     """Finish the round trip; returns (one-time handoff code, the safe path to go to afterwards)."""
     attempt = await asyncio.to_thread(_claim_attempt, source, provider.name, state, browser_state)
     if error:
-        raise SignInFailed(f"{provider.label} did not sign you in ({error[:80]}). You can try again.")
+        reason = outbound.foreign_text(error, 80)
+        raise SignInFailed(f"{provider.label} did not sign you in ({reason}). You can try again.")
     if not code:
         raise SignInFailed(f"{provider.label} sent no authorization code. Please start the sign-in again.")
     async with _oauth_client(provider, redirect_uri) as client:
@@ -314,8 +316,8 @@ async def _exchange_code(
         return dict(await client.fetch_token(endpoints.token_url, code=code, code_verifier=verifier))
     except OAuthError as refusal:
         raise SignInFailed(
-            f"{provider.label} refused the sign-in code ({refusal.error}); it may have expired or been "
-            "used already. Please start the sign-in again."
+            f"{provider.label} refused the sign-in code ({outbound.foreign_text(refusal.error or '', 80)}); "
+            "it may have expired or been used already. Please start the sign-in again."
         ) from None
     except (ValueError, KeyError):
         raise ProviderUnavailable(f"{provider.label} answered the token request with nonsense.") from None
@@ -470,6 +472,9 @@ _metadata_cache: dict[str, tuple[float, Any]] = {}
 
 
 def _oauth_client(provider: OIDCProviderConfig, redirect_uri: str) -> AsyncOAuth2Client:
+    """authlib's client following the outbound policy: each call (discovery, keys, token,
+    profile) ends within the deadline, reads at most the size cap and follows no redirect."""
+    policy = outbound.policy_for(user_named=False, deadline_seconds=HTTP_TIMEOUT_SECONDS)
     return AsyncOAuth2Client(
         client_id=provider.client_id,
         client_secret=provider.client_secret,
@@ -477,8 +482,8 @@ def _oauth_client(provider: OIDCProviderConfig, redirect_uri: str) -> AsyncOAuth
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
         token_endpoint_auth_method=provider.token_auth_method,
-        timeout=HTTP_TIMEOUT_SECONDS,
         headers={"User-Agent": "PostForge", "Accept": "application/json"},
+        **outbound.client_options(httpx2, policy, asynchronous=True),
     )
 
 

@@ -78,8 +78,12 @@ def collect_due(
     now: datetime | None = None,
     settings: Any = None,
     adapter_factory: AdapterFactory | None = None,
+    interrupted: tuple[type[BaseException], ...] = (),
 ) -> CollectResult:
-    """Read the numbers of the fresh published posts not read within the interval."""
+    """Read the numbers of the fresh published posts not read within the interval.
+
+    `interrupted`: the exceptions by which the caller says time is up (the worker's soft time
+    limit); the run then stops, keeping what it stored, and the next run goes on."""
     settings = settings or get_settings()
     now = now or utcnow()
     if settings.metrics_window_days <= 0:
@@ -101,7 +105,11 @@ def collect_due(
         if adapter is None or account is None:
             skipped += 1
             continue
-        snapshot = _read(adapter, account, due)
+        try:
+            snapshot = _read(adapter, account, due, interrupted)
+        except interrupted:
+            logger.warning("reading numbers ran out of time; the next run goes on")
+            break
         if snapshot is None:
             unavailable += 1
             continue
@@ -173,9 +181,16 @@ def _usable_credentials(
     return renewed if isinstance(renewed, AccountCredentials) else None
 
 
-def _read(adapter: PlatformAdapter, account: AccountCredentials, due: _Due) -> PostMetricsSnapshot | None:
+def _read(
+    adapter: PlatformAdapter,
+    account: AccountCredentials,
+    due: _Due,
+    interrupted: tuple[type[BaseException], ...] = (),
+) -> PostMetricsSnapshot | None:
     try:
         return adapter.fetch_metrics(account, due.platform_post_id)
+    except interrupted:
+        raise
     except Exception:  # an adapter bug must not stop the other posts' readings
         logger.exception("reading the numbers of destination %s failed", due.destination_id)
         return None

@@ -16,6 +16,9 @@ The database is the source of truth; the queue only carries "look at destination
   queued row goes back to pending; a row that was publishing may have reached the platform, so
   it takes the `Unknown` path — retried with the same idempotency key where the platform
   deduplicates, otherwise `needs_review` for a person to check. Never a blind retry.
+* `release_interrupted` does the same for one row at once when the worker's soft time limit cut
+  its publish short outside the platform call (inside it, the call's outcome says what happened:
+  nothing sent → a retry, a request out → `Unknown`).
 * `resolve_review` records that person's answer.
 
 Outcomes (see `platforms/base.py`): Published → published; RateLimited → wait until the
@@ -75,6 +78,7 @@ from postforge.platforms.base import (
     Rejected,
     Transient,
     Unknown,
+    counting_requests,
 )
 from postforge.services import (
     account_tokens,
@@ -103,6 +107,7 @@ FINISH_TRIES = 5
 RATE_LIMIT_JITTER_SECONDS = 2.0  # spread an account's waiting destinations past the reset
 MIN_BACKOFF_SECONDS = 1.0
 REAPED_ERROR = "The worker stopped before the platform answered (it was restarted or lost)."
+INTERRUPTED_ERROR = "The publish ran out of time before the platform answered."
 RECONNECT_MESSAGE = "{name} needs reconnecting: reconnect the account, then retry the post."
 
 AdapterFactory = Callable[..., PlatformAdapter]
@@ -188,6 +193,8 @@ class _Run:
     lease_until: datetime | None = None
     refreshed: bool = False
     state: dict[str, Any] | None = None  # the platform state last checkpointed by this run
+    # What the caller raises to say "time is up" (the worker: Celery's SoftTimeLimitExceeded).
+    interrupted: tuple[type[BaseException], ...] = ()
 
     def now(self) -> datetime:
         return self.fixed_now or utcnow()
@@ -201,10 +208,16 @@ def publish_destination(
     limits: publish_limits.PublishLimits | None = None,
     now: datetime | None = None,
     settings: Any = None,
+    interrupted: tuple[type[BaseException], ...] = (),
 ) -> PublishResult:
-    """Publish one queued destination and record its outcome; a second call for it does nothing."""
+    """Publish one queued destination and record its outcome; a second call for it does nothing.
+
+    `interrupted`: the exceptions by which the caller says time is up. Raised inside the platform
+    call they become its outcome (see `_call_adapter`); raised anywhere else they propagate and
+    the caller settles the row with `release_interrupted`.
+    """
     settings = settings or get_settings()
-    run = _Run(engine, destination_id, settings, now)
+    run = _Run(engine, destination_id, settings, now, interrupted=interrupted)
     # The claim and the reads commit together: a failure in between leaves the row queued for the
     # reaper, and one publish costs three short transactions (claim, attempt, outcome).
     prepared = _claim_and_prepare(run)
@@ -212,6 +225,8 @@ def publish_destination(
         return prepared
     try:
         return _publish_claimed(run, prepared, adapter_factory or registry.adapter_for, limits)
+    except interrupted:
+        raise
     except Exception:
         # A bug or an unreachable database after the claim: the lease runs out and the reaper
         # returns the row to the right path. Nothing is retried blindly from here.
@@ -423,11 +438,22 @@ def _call_adapter(
         language=prepared.language,
         checkpoint=lambda state: _checkpoint(run, state),
     )
-    try:
-        return adapter.publish(request)
-    except Exception as error:  # an adapter bug: the request may or may not have left
-        logger.exception("adapter %s raised instead of returning an outcome", type(adapter).__name__)
-        return Unknown(f"The {adapter.label} connection failed unexpectedly: {type(error).__name__}")
+    with counting_requests() as sent:
+        try:
+            return adapter.publish(request)
+        except run.interrupted:
+            return _cut_short(adapter, sent[0], "the publish ran out of time")
+        except Exception as error:  # an adapter bug
+            logger.exception("adapter %s raised instead of returning an outcome", type(adapter).__name__)
+            return _cut_short(adapter, sent[0], f"the connection failed unexpectedly: {type(error).__name__}")
+
+
+def _cut_short(adapter: PlatformAdapter, requests_sent: int, why: str) -> Transient | Unknown:
+    """A publish that stopped without an outcome: nothing sent can be tried again; once a request
+    was out, the post may exist — the Unknown path (a retry only where the platform deduplicates)."""
+    if not requests_sent:
+        return Transient(f"PostForge stopped: {why} before anything was sent to {adapter.label}.")
+    return Unknown(f"PostForge stopped waiting for {adapter.label}: {why}.")
 
 
 def _checkpoint(run: _Run, state: dict[str, Any]) -> None:
@@ -772,18 +798,9 @@ def reap_expired_leases(
         if _is_postgres(engine):
             query = query.with_for_update(skip_locked=True, of=PostDestination)
         for destination, platform in session.exec(query).all():
-            run = _Run(engine, destination.id or 0, settings, now, lease_until=destination.lease_until)
-            open_attempt = _close_open_attempts(session, destination.id or 0, now)
-            if not open_attempt:
-                # The worker stopped before calling the platform: nothing can have gone out.
-                _set_destination(
-                    session, destination, now, status=D.PENDING, next_attempt_at=now, lease_until=None
-                )
-                _settle_post(session, destination.post_id, now)
-                retried += 1
-                continue
-            adapter = _adapter_or_none(adapter_class, platform, settings)
-            result = _unknown(session, run, destination, REAPED_ERROR, adapter)
+            result = _release(
+                engine, session, destination, platform, now, settings, adapter_class, REAPED_ERROR
+            )
             if result.status == "needs_review":
                 needs_review += 1
             else:
@@ -791,8 +808,59 @@ def reap_expired_leases(
     return ReapResult(requeued=int(requeued or 0), retried=retried, needs_review=needs_review)
 
 
-def _close_open_attempts(session: Session, destination_id: int, now: datetime) -> bool:
-    """Close the attempts a dead worker left open as unknown; whether there was one."""
+def release_interrupted(
+    engine: Engine,
+    destination_id: int,
+    *,
+    now: datetime | None = None,
+    settings: Any = None,
+    adapter_class: Callable[[str], type[PlatformAdapter]] = registry.adapter_class,
+) -> PublishResult:
+    """Settle a destination whose publish was cut short outside the platform call (the worker's
+    soft time limit), now rather than when its lease runs out: as the reaper would."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        query = (
+            select(PostDestination, SocialAccount.platform)
+            .join(SocialAccount, col(SocialAccount.id) == PostDestination.social_account_id)
+            .where(PostDestination.id == destination_id, PostDestination.status == D.PUBLISHING)
+        )
+        if _is_postgres(engine):
+            query = query.with_for_update(of=PostDestination)
+        row = session.exec(query).first()
+        if row is None:
+            return PublishResult(destination_id, "skipped", "not being published (already settled)")
+        destination, platform = row
+        return _release(
+            engine, session, destination, platform, now, settings, adapter_class, INTERRUPTED_ERROR
+        )
+
+
+def _release(
+    engine: Engine,
+    session: Session,
+    destination: PostDestination,
+    platform: str,
+    now: datetime,
+    settings: Any,
+    adapter_class: Callable[[str], type[PlatformAdapter]],
+    error: str,
+) -> PublishResult:
+    """A publishing row whose worker stopped: back to pending if the platform was never called,
+    else the Unknown path (the request may have landed)."""
+    run = _Run(engine, destination.id or 0, settings, now, lease_until=destination.lease_until)
+    if not _close_open_attempts(session, destination.id or 0, now, error):
+        # The worker stopped before calling the platform: nothing can have gone out.
+        _set_destination(session, destination, now, status=D.PENDING, next_attempt_at=now, lease_until=None)
+        _settle_post(session, destination.post_id, now)
+        return PublishResult(run.destination_id, "waiting", error, now)
+    adapter = _adapter_or_none(adapter_class, platform, settings)
+    return _unknown(session, run, destination, error, adapter)
+
+
+def _close_open_attempts(session: Session, destination_id: int, now: datetime, error: str) -> bool:
+    """Close the attempts a stopped worker left open as unknown; whether there was one."""
     attempts = session.exec(
         select(PublishAttempt).where(
             PublishAttempt.destination_id == destination_id, col(PublishAttempt.finished_at).is_(None)
@@ -801,7 +869,7 @@ def _close_open_attempts(session: Session, destination_id: int, now: datetime) -
     for attempt in attempts:
         attempt.finished_at = now
         attempt.outcome = AttemptOutcome.UNKNOWN
-        attempt.error = REAPED_ERROR
+        attempt.error = error
         session.add(attempt)
     return bool(attempts)
 

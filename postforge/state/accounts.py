@@ -71,7 +71,7 @@ class AccountsState(rx.State):
     sandbox_handle: str = ""
     instance_url: str = ""
     bsky_identifier: str = ""
-    bsky_password: str = ""
+    _bsky_password: str = ""  # backend only: an app password never travels back to the browser
     bsky_service_url: str = ""
     error: str = ""
     error_field: str = ""
@@ -121,7 +121,7 @@ class AccountsState(rx.State):
 
     @rx.event
     def set_bsky_password(self, value: str):
-        self.bsky_password = value
+        self._bsky_password = value
 
     @rx.event
     def set_bsky_service_url(self, value: str):
@@ -131,7 +131,7 @@ class AccountsState(rx.State):
     def set_dialog_open(self, value: bool):
         self.dialog_open = value
         if not value:
-            self.bsky_password = ""  # a password never outlives the dialog
+            self._bsky_password = ""  # a password never outlives the dialog
 
     @rx.event
     def set_disconnect_open(self, value: bool):
@@ -220,7 +220,7 @@ class AccountsState(rx.State):
         return rx.toast.error(error.message)
 
     async def _connected(self, user_id: int, workspace_id: int, result: account_connect.ConnectResult):
-        self.dialog_open, self.error, self.error_field, self.bsky_password = False, "", "", ""
+        self.dialog_open, self.error, self.error_field, self._bsky_password = False, "", "", ""
         self.notice = ""
         await self._reload(user_id, workspace_id)
         return rx.toast.success(f"Connected {', '.join(result.names)}.")
@@ -236,7 +236,7 @@ class AccountsState(rx.State):
         return await self._connect_with(
             account_connect.connect_bluesky,
             identifier=self.bsky_identifier,
-            app_password=self.bsky_password,
+            app_password=self._bsky_password,
             service_url=self.bsky_service_url,
         )
 
@@ -301,7 +301,7 @@ class AccountsState(rx.State):
         if account.connect_kind == "password":
             self.bsky_identifier = account.handle.lstrip("@")
             self.bsky_service_url = account.instance_url
-            self.bsky_password = ""
+            self._bsky_password = ""
         else:
             self.sandbox_name, self.sandbox_handle = account.display_name, account.handle
         self._open(account.platform)

@@ -13,7 +13,7 @@ import httpx
 import reflex as rx
 from pydantic import BaseModel
 
-from postforge import routes
+from postforge import outbound, routes
 from postforge.db import session_scope
 from postforge.services import billing, stripe_sandbox, timefmt
 from postforge.services.errors import ServiceError
@@ -28,6 +28,7 @@ PAGE_SIZE = 20
 WAIT_SECONDS = 60  # how long the success page waits for Stripe's confirmation before saying so
 POLL_SECONDS = 1.0
 SANDBOX_SETTLE_SECONDS = 3.0  # a "delayed" sandbox payment method clears after this pause
+SANDBOX_WEBHOOK_DEADLINE_SECONDS = 10.0  # each call to this server's own webhook, whole
 
 
 def _run(fn, *args, **kwargs):
@@ -396,7 +397,10 @@ async def send_to_webhook(events: list[stripe_sandbox.SignedEvent]) -> None:
     """POST signed events to this server's own webhook route, as Stripe would."""
     settings = get_settings()
     url = (settings.api_url or settings.app_url).rstrip("/") + routes.API_STRIPE_WEBHOOK
-    async with httpx.AsyncClient(timeout=10) as client:
+    policy = outbound.policy_for(
+        settings, user_named=False, deadline_seconds=SANDBOX_WEBHOOK_DEADLINE_SECONDS
+    )
+    async with httpx.AsyncClient(**outbound.client_options(httpx, policy, asynchronous=True)) as client:
         for event in events:
             try:
                 response = await client.post(

@@ -9,7 +9,9 @@ local fake platforms speaking Mastodon's, Bluesky's and LinkedIn's wire formats.
 * the same publish task delivered many times at once → one post;
 * a worker SIGKILLed while the platform holds the request → published exactly once on an
   idempotent platform (Mastodon's Idempotency-Key), needs_review on one without (LinkedIn);
-* Redis flushed with posts scheduled and with messages already queued → they still publish.
+* Redis flushed with posts scheduled and with messages already queued → they still publish;
+* a publish held by the platform past the task's soft time limit (prefork worker) → the Unknown
+  path at once: needs_review on a platform without idempotency, never a blind retry.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ class Stack:
     bluesky_did: str
 
     @contextmanager
-    def worker(self, name: str | None = None) -> Iterator[CeleryProcess]:
-        with running_worker(self.env, self.tmp, name=name) as worker:
+    def worker(self, name: str | None = None, pool: str = "solo") -> Iterator[CeleryProcess]:
+        with running_worker(self.env, self.tmp, name=name, pool=pool) as worker:
             yield worker
 
     @contextmanager
@@ -398,3 +400,16 @@ def test_posts_still_publish_after_redis_is_flushed(stack: Stack) -> None:
     assert [r.status for r in rows] == [DestinationStatus.PUBLISHED, DestinationStatus.PUBLISHED]
     assert [p.text for p in stack.mastodon.posts] == ["Before"]
     assert [r.text for r in stack.bluesky.posts] == ["After"]
+
+
+def test_a_publish_held_past_the_soft_time_limit_needs_review_without_idempotency(stack: Stack) -> None:
+    # The lease is 6 s, so the soft limit strikes at 4.5 s while LinkedIn holds the request.
+    stack.linkedin.faults.drop_next("posts", after_seconds=30)
+    with stack.beat(), stack.worker(pool="prefork") as worker:  # time limits need the prefork pool
+        destination_id = stack.schedule(stack.linkedin_account, text="Held too long")
+        row = stack.finished(destination_id)
+        time.sleep(2)  # nothing may retry it on its own
+    assert row.status == DestinationStatus.NEEDS_REVIEW
+    assert "ran out of time" in row.last_error, worker.output()[-2000:]
+    assert len(stack.linkedin.posts) == 1, "never a blind retry"
+    assert [a.outcome for a in stack.attempts(destination_id)] == [AttemptOutcome.UNKNOWN]

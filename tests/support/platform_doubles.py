@@ -90,6 +90,7 @@ class LinkedInDouble(_ConnectOnly):
 class MastodonDouble(_ConnectOnly):
     platform = Platform.MASTODON
     label = "Mastodon"
+    user_named_hosts = True
     scopes = ("read", "write:statuses", "write:media")
 
     def register_app(self, instance_url: str, redirect_uri: str) -> tuple[str, str]:
@@ -125,6 +126,7 @@ class MastodonDouble(_ConnectOnly):
             client_id=client_id,
             client_secret=client_secret,
             scopes=self.scopes,
+            user_named_host=True,
         )
 
     def complete_oauth(self, token: Mapping[str, Any], *, instance_url: str = "") -> list[ConnectedAccount]:

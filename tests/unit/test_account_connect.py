@@ -3,6 +3,7 @@ reconnects that keep the row and its refresh token, plan limits, disconnects and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,7 @@ from postforge.services import account_tokens, token_crypto
 from postforge.services.account_connect import ConnectRefused
 from postforge.services.errors import NotFound, PermissionDenied, ValidationFailed
 from postforge.settings import get_settings
+from tests.fakes.hostile import hostile_server, trickle
 from tests.fakes.oauth_platform import FakeMember, FakeOAuthPlatform
 from tests.fakes.server import serve
 from tests.support.factories import (
@@ -617,3 +619,82 @@ def test_cards_warn_before_access_that_cannot_renew_itself_runs_out(engine, worl
     )
     assert "expired" in connect.expiry_hint(row, now=row.token_expires_at + timedelta(minutes=1))
     assert connect.expiry_hint(row, now=row.token_expires_at - timedelta(days=30)) == ""
+
+
+# --- the outbound policy --------------------------------------------------------------------------
+
+TOKEN = b'{"access_token": "tok", "token_type": "Bearer", "expires_in": 3600, "scope": "' + b"s" * 60 + b'"}'
+
+
+def _state_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["state"][0]
+
+
+def test_a_token_endpoint_that_trickles_its_answer_is_given_up_at_the_deadline(
+    engine, world, platform, monkeypatch
+):
+    monkeypatch.setattr(connect, "TOKEN_EXCHANGE_TIMEOUT_SECONDS", 1.0)
+    with hostile_server(trickle(TOKEN, interval=0.5)) as server:  # forty seconds for the whole answer
+        monkeypatch.setenv("LINKEDIN_AUTH_BASE", server.url)
+        get_settings.cache_clear()
+        url, browser_state = begin(engine, world)
+        started = time.monotonic()
+        with pytest.raises(ConnectRefused, match="could not be reached"):
+            finish(engine, {"state": _state_of(url), "code": "the-code"}, browser_state)
+        assert time.monotonic() - started < 15
+
+
+def test_in_production_a_mastodon_token_exchange_with_a_private_address_is_refused_unsent(
+    engine, world, platform, monkeypatch
+):
+    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_HOSTS", "false")
+    get_settings.cache_clear()
+    with hostile_server(trickle(TOKEN)) as server:
+        instance = f"https://localhost:{server.port}"
+        with Session(engine) as session:  # registered earlier, when the name still looked public
+            session.add(
+                PlatformApp(
+                    platform=Platform.MASTODON,
+                    instance_url=instance,
+                    redirect_uri=callback("mastodon"),
+                    client_id="pf-client",
+                    client_secret_enc=token_crypto.encrypt("pf-secret"),
+                )
+            )
+            session.commit()
+        url, browser_state = begin(engine, world, "mastodon", instance_url=instance)
+        with pytest.raises(ConnectRefused, match="private or local network"):
+            finish(engine, {"state": _state_of(url), "code": "the-code"}, browser_state)
+        assert server.connections == 0
+
+
+def test_what_the_platform_says_in_a_refusal_is_shown_short_and_plain(engine, world, platform):
+    url, browser_state = begin(engine, world)
+    description = "<script>alert(1)</script>\x1b[2J\u202eBad things" + " happened" * 100
+    back = {"state": _state_of(url), "error": "server_error", "error_description": description}
+    with pytest.raises(ConnectRefused) as refusal:
+        finish(engine, back, browser_state)
+    message = refusal.value.message
+    assert not any(c in message for c in "<>\x1b\u202e")
+    assert "alert(1) [2J Bad things happened" in message
+    assert len(message) < 300
+
+
+def test_a_pds_typed_without_a_scheme_is_https_and_one_that_answers_nothing_is_named_beside_its_field(
+    engine, world, bluesky
+):
+    assert connect.normalize_service_url("bsky.social") == "https://bsky.social"
+    assert connect.normalize_service_url(" PDS.example.com:2583 ") == "https://pds.example.com:2583"
+    real_bluesky = {Platform.BLUESKY: "postforge.platforms.bluesky:BlueskyAdapter"}
+    with use_adapters(real_bluesky), Session(engine) as session, pytest.raises(ConnectRefused) as refusal:
+        connect.connect_bluesky(
+            session,
+            user_id=world.editor,
+            workspace_id=world.workspace,
+            identifier="ada.bsky.social",
+            app_password="my main password",
+            service_url="pds.example.invalid",
+        )
+    assert refusal.value.field == "service_url"
+    assert refusal.value.message.startswith("pds.example.invalid does not answer as a Bluesky server")
+    assert "try again" not in refusal.value.message and "app password" not in refusal.value.message

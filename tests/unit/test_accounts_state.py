@@ -3,6 +3,7 @@ viewers and foreign accounts refused whatever the browser sends, and the OAuth h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -185,3 +186,31 @@ async def test_back_from_the_platform_the_page_shows_the_outcome_to_its_user_onl
     assert "could not be finished" in alice.notice and "cancelled" not in alice.notice
     forged = await arrive(world["tokens"]["Eddie"], "https://postforge.example/accounts?connect=You+owe+us")
     assert forged.notice.startswith("That connection could not be finished")
+
+
+async def test_the_app_password_is_used_to_connect_but_never_sent_to_the_browser(world, monkeypatch) -> None:
+    seen: dict = {}
+
+    def connect_bluesky(session, **fields):
+        seen.update(fields)
+        return account_connect.ConnectResult([1], ["@ada.bsky.social"], "/accounts")
+
+    monkeypatch.setattr(account_connect, "connect_bluesky", connect_bluesky)
+    state = await signed_in(world["tokens"]["Eddie"])
+    state.open_connect()
+    state.choose("bluesky")
+    state.set_bsky_identifier("ada.bsky.social")
+    state.set_bsky_password("abcd-efgh-ijkl-mnop")
+
+    sent_to_the_browser = await state._get_resolved_delta()
+    assert "abcd-efgh-ijkl-mnop" not in json.dumps(sent_to_the_browser, default=str)
+    assert "abcd-efgh-ijkl-mnop" not in json.dumps(state.dict(), default=str)
+
+    await state.connect_bluesky()
+    assert seen["app_password"] == "abcd-efgh-ijkl-mnop"
+    assert seen["identifier"] == "ada.bsky.social"
+    assert state.dialog_open is False
+    state.open_connect()
+    state.choose("bluesky")
+    await state.connect_bluesky()
+    assert seen["app_password"] == ""  # used once: a second connect needs it typed again

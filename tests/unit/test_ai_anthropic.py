@@ -1,6 +1,7 @@
 """Claude through the real SDK against a local fake of the Messages API (tests/fakes/anthropic_api.py)."""
 
 import itertools
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +22,7 @@ from postforge.ai.base import (
 from postforge.ai.prompts import TOOL_NAME
 from postforge.settings import load_settings
 from tests.fakes.anthropic_api import ErrorReply, FakeAnthropic, Reply, valid_post
+from tests.fakes.hostile import MiB, endless, hostile_server, trickle
 from tests.fakes.server import serve
 
 REQUEST = GenerationRequest(
@@ -190,3 +192,27 @@ async def test_an_unreachable_service_is_reported():
     with pytest.raises(GenerationError) as failure:
         await collect(AnthropicGenerator(settings, max_retries=0))
     assert isinstance(failure.value, ProviderUnavailable | ProviderTimeout)
+
+
+# --- the outbound policy: a total deadline and a size cap ------------------------------------------
+
+
+def _claude_at(url: str) -> AnthropicGenerator:
+    settings = load_settings(anthropic_api_key="sk-test", anthropic_base_url=url, anthropic_timeout_seconds=1)
+    return AnthropicGenerator(settings, max_retries=0, streaming=False)
+
+
+async def test_a_server_trickling_its_answer_is_given_up_at_the_deadline():
+    message = b'{"type": "message", "padding": "' + b"p" * 60 + b'"}'  # half a minute at this pace
+    with hostile_server(trickle(message, interval=0.5)) as server:
+        started = time.monotonic()
+        with pytest.raises(ProviderTimeout):
+            await _claude_at(server.url).complete(REQUEST)
+        assert time.monotonic() - started < 15
+
+
+async def test_an_endless_answer_is_cut_off_at_the_size_cap():
+    with hostile_server(endless(limit=50 * MiB)) as server:
+        with pytest.raises(ProviderUnavailable):
+            await _claude_at(server.url).complete(REQUEST)
+        assert server.bytes_sent < 20 * MiB

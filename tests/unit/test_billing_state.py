@@ -4,6 +4,7 @@ Event arguments are client-controlled: a viewer's "Buy" or an outsider's checkou
 nothing and show nothing.
 """
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,10 +14,13 @@ from sqlmodel import Session, select
 from postforge import routes
 from postforge.db import get_engine
 from postforge.models import Payment, Role
-from postforge.services import accounts_auth, billing
+from postforge.services import accounts_auth, billing, stripe_sandbox
+from postforge.services.errors import ServiceError
 from postforge.settings import get_settings
+from postforge.state import billing as billing_state
 from postforge.state.billing import BillingState, CheckoutState
 from postforge.state.shell import ShellState
+from tests.fakes.hostile import hostile_server, trickle
 from tests.support.factories import make_membership, make_user, make_workspace
 
 
@@ -133,3 +137,21 @@ async def test_the_success_page_tells_each_state_of_the_payment_apart(status, co
     )
     assert state.phase == phase
     assert (state.plan_name, state.credits, state.balance) == ("Popular", 50, 60)
+
+
+async def test_the_sandbox_webhook_call_is_given_up_at_its_deadline(monkeypatch) -> None:
+    """A server that trickles its answer does not hold the web app's event for ever."""
+    monkeypatch.setattr(billing_state, "SANDBOX_WEBHOOK_DEADLINE_SECONDS", 1.0)
+    event = stripe_sandbox.SignedEvent(
+        id="evt_1", type="checkout.session.completed", body="{}", signature="t=1"
+    )
+    with hostile_server(
+        trickle(b'{"received": true, "padding": "' + b"p" * 60 + b'"}', interval=0.5)
+    ) as server:
+        monkeypatch.setenv("API_URL", server.url)
+        get_settings.cache_clear()
+        started = time.monotonic()
+        with pytest.raises(ServiceError, match="could not reach this server's webhook"):
+            await billing_state.send_to_webhook([event])
+        assert time.monotonic() - started < 15
+    get_settings.cache_clear()

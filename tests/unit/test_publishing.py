@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -41,6 +42,7 @@ from postforge.platforms.base import (
     TokenSet,
     Transient,
     Unknown,
+    send,
 )
 from postforge.services import account_tokens, publishing
 from postforge.services.errors import Conflict, NotFound, PermissionDenied
@@ -955,3 +957,126 @@ def test_retry_leaves_a_failed_destination_with_an_unconfirmed_try_alone(engine,
     with Session(engine) as session, pytest.raises(Conflict, match="may already have published"):
         posts.retry_failed(session, actor_id=world.author, workspace_id=world.workspace, post_id=post_id)
     assert destination(engine, dest).status == DestinationStatus.FAILED
+
+
+# --- A publish cut short (the worker's soft time limit, an adapter bug) ----------------------------
+
+
+class TimeUp(Exception):
+    """Stands for Celery's SoftTimeLimitExceeded: the engine learns of it only as `interrupted`."""
+
+
+def publish_interrupted(engine, dest: int, adapter: PlatformAdapter) -> publishing.PublishResult:
+    publishing.dispatch_due(engine, settings=SETTINGS)
+    return publishing.publish_destination(
+        engine,
+        dest,
+        adapter_factory=lambda platform, settings: adapter,
+        limits=FixedLimits(),
+        settings=SETTINGS,
+        interrupted=(TimeUp,),
+    )
+
+
+def stops_before_sending(error: BaseException) -> Callable[[PublishRequest], Outcome]:
+    def publish(request: PublishRequest) -> Outcome:
+        raise error
+
+    return publish
+
+
+def stops_while_a_request_is_out(error: BaseException) -> Callable[[PublishRequest], Outcome]:
+    """The interruption strikes while the platform's answer is awaited."""
+
+    def publish(request: PublishRequest) -> Outcome:
+        def waiting_for_the_answer(http_request: httpx.Request) -> httpx.Response:
+            raise error
+
+        with httpx.Client(transport=httpx.MockTransport(waiting_for_the_answer)) as client:
+            send(client, "POST", "https://mastodon.example/api/v1/statuses", json={"status": request.text})
+        raise AssertionError("not reached")
+
+    return publish
+
+
+def test_time_up_before_anything_was_sent_is_retried_later_never_sent_to_review(engine, world):
+    _, [dest] = schedule(engine, world)
+    result = publish_interrupted(engine, dest, ScriptedAdapter(stops_before_sending(TimeUp())))
+    assert result.status == "waiting"
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.PENDING and row.next_attempt_at is not None
+    assert "ran out of time before anything was sent" in row.last_error
+    assert [a.outcome for a in attempts(engine, dest)] == [AttemptOutcome.TRANSIENT]
+
+
+def test_an_adapter_failing_before_it_sent_anything_is_retried_not_sent_to_review(engine, world):
+    _, [dest] = schedule(engine, world)
+    assert dispatch_and_publish(
+        engine, dest, ScriptedAdapter(stops_before_sending(KeyError("x")))
+    ).status == ("waiting")
+    assert destination(engine, dest).status == DestinationStatus.PENDING
+
+
+def test_time_up_while_the_request_was_out_is_unknown_so_review_without_deduplication(engine, world):
+    _, [dest] = schedule(engine, world)
+    result = publish_interrupted(engine, dest, ScriptedAdapter(stops_while_a_request_is_out(TimeUp())))
+    assert result.status == "needs_review"
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.NEEDS_REVIEW
+    assert "may have published" in row.last_error and "ran out of time" in row.last_error
+    assert [a.outcome for a in attempts(engine, dest)] == [AttemptOutcome.UNKNOWN]
+
+
+def test_time_up_while_the_request_was_out_is_retried_with_the_same_key_where_it_deduplicates(engine, world):
+    _, [dest] = schedule(engine, world)
+    adapter = ScriptedAdapter(stops_while_a_request_is_out(TimeUp()), idempotent=True)
+    assert publish_interrupted(engine, dest, adapter).status == "waiting"
+    assert destination(engine, dest).status == DestinationStatus.PENDING
+
+
+class OutOfTimeLimits(FixedLimits):
+    def take(self, key: str, policy: RateLimitPolicy, *, now: datetime | None = None) -> float:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        raise SoftTimeLimitExceeded()
+
+
+def test_the_publish_task_cut_short_before_calling_the_platform_frees_its_row_at_once(
+    engine, world, monkeypatch
+):
+    from worker import tasks
+
+    _, [dest] = schedule(engine, world)
+    publishing.dispatch_due(engine, settings=SETTINGS)
+    monkeypatch.setattr(tasks, "get_engine", lambda: engine)
+    monkeypatch.setattr(publishing.registry, "adapter_for", lambda *_: ScriptedAdapter(Published("1")))
+    monkeypatch.setattr(publishing.publish_limits, "limits_for", lambda *_: OutOfTimeLimits())
+
+    assert tasks.publish_destination_task.run(dest) == "waiting"
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.PENDING and row.next_attempt_at <= utcnow()
+    assert attempts(engine, dest) == []
+
+
+def test_the_publish_task_cut_short_after_the_platform_answered_takes_the_unknown_path(
+    engine, world, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from worker import tasks
+
+    set_account(engine, world.account, platform=Platform.X)  # X has no idempotency key
+    _, [dest] = schedule(engine, world)
+    publishing.dispatch_due(engine, settings=SETTINGS)
+    monkeypatch.setattr(tasks, "get_engine", lambda: engine)
+    monkeypatch.setattr(publishing.registry, "adapter_for", lambda *_: ScriptedAdapter(Published("1")))
+    monkeypatch.setattr(publishing.publish_limits, "limits_for", lambda *_: FixedLimits())
+
+    def interrupted_while_writing(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(publishing, "_write_outcome", interrupted_while_writing)
+    assert tasks.publish_destination_task.run(dest) == "needs_review"
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.NEEDS_REVIEW  # never a blind retry: it may be out there
+    assert [a.outcome for a in attempts(engine, dest)] == [AttemptOutcome.UNKNOWN]
