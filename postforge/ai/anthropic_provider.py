@@ -55,6 +55,7 @@ CUT_OFF = "the AI ran out of room before finishing the post"
 # A streamed answer is one server-sent event per small delta: about a few hundred bytes a token.
 ANSWER_BYTES_PER_TOKEN = 1024
 
+
 class _InteractiveAnthropic(anthropic.AsyncAnthropic):
     """The SDK client, except that it never sleeps long on a `retry-after` before retrying."""
 
@@ -64,12 +65,14 @@ class _InteractiveAnthropic(anthropic.AsyncAnthropic):
             return False
         return super()._should_retry(response)
 
+
 def _retry_after(error: anthropic.APIStatusError) -> int | None:
     try:
         value = error.response.headers.get("retry-after")
         return max(1, round(float(value))) if value else None
     except (TypeError, ValueError, AttributeError):
         return None
+
 
 def map_error(error: BaseException, *, started: bool) -> GenerationError:
     """The user-facing error for an SDK exception; `started`: some of the answer had arrived."""
@@ -118,6 +121,7 @@ def map_error(error: BaseException, *, started: bool) -> GenerationError:
         return MalformedOutput("The AI returned a garbled post. Try again.", detail=detail)
     return ProviderUnavailable(detail=detail)
 
+
 def _partial_content(buffer: bytes) -> str | None:
     """The `content` string so far from an incomplete JSON object, or None if not started."""
     try:
@@ -129,6 +133,7 @@ def _partial_content(buffer: bytes) -> str | None:
         return value if isinstance(value, str) else None
     return None
 
+
 def _tool_input(message: Any) -> dict | None:
     """The input of the emit_post call, found by type and name (a text block may come first)."""
     for block in getattr(message, "content", None) or []:
@@ -136,6 +141,7 @@ def _tool_input(message: Any) -> dict | None:
             value = getattr(block, "input", None)
             return value if isinstance(value, dict) else None
     return None
+
 
 class AnthropicGenerator:
     """Posts written by Claude."""
