@@ -47,7 +47,7 @@ def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
         return
     from argon2 import PasswordHasher
 
-    from postforge.services import passwords
+    from postforge.services.identity import passwords
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
