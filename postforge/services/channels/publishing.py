@@ -548,21 +548,7 @@ def _write_outcome(
             session.add(account)
         return _needs_reconnect(session, run, destination, outcome.error, adapter)
     if isinstance(outcome, Published):
-        _set_destination(
-            session,
-            destination,
-            now,
-            status=D.PUBLISHED,
-            platform_post_id=outcome.platform_post_id,
-            platform_post_url=outcome.url or None,
-            published_at=now,
-            last_error="",
-            next_attempt_at=None,
-            lease_until=None,
-        )
-        _settle_post(session, destination.post_id, now)
-        notifications.notify_destination(session, destination, NotificationKind.PUBLISHED)
-        return PublishResult(run.destination_id, "published", outcome.platform_post_id)
+        return _mark_published(session, destination, outcome, now)
     if isinstance(outcome, RateLimited):
         retry_at = max(outcome.retry_at, now) + timedelta(
             seconds=random.uniform(0, RATE_LIMIT_JITTER_SECONDS)
@@ -678,27 +664,33 @@ def _fail_in(
     return PublishResult(run.destination_id, "failed", message)
 
 
+def _mark_published(
+    session: Session, destination: PostDestination, outcome: Published, now: datetime
+) -> PublishResult:
+    """The platform confirmed the post: record where it lives, settle the post, tell its people."""
+    _set_destination(
+        session,
+        destination,
+        now,
+        status=D.PUBLISHED,
+        platform_post_id=outcome.platform_post_id,
+        platform_post_url=outcome.url or None,
+        published_at=now,
+        last_error="",
+        next_attempt_at=None,
+        lease_until=None,
+    )
+    _settle_post(session, destination.post_id, now)
+    notifications.notify_destination(session, destination, NotificationKind.PUBLISHED)
+    return PublishResult(destination.id or 0, "published", outcome.platform_post_id)
+
+
 def _lost_lease(session: Session, run: _Run, outcome: Outcome | account_tokens.Reconnect) -> PublishResult:
     """The reaper took the row while we were publishing (we were slower than the lease)."""
     destination = session.get(PostDestination, run.destination_id)
     if destination is not None and isinstance(outcome, Published) and destination.status != D.PUBLISHED:
         # The platform confirmed: that is the truth, whatever the reaper guessed meanwhile.
-        now = run.now()
-        _set_destination(
-            session,
-            destination,
-            now,
-            status=D.PUBLISHED,
-            platform_post_id=outcome.platform_post_id,
-            platform_post_url=outcome.url or None,
-            published_at=now,
-            last_error="",
-            next_attempt_at=None,
-            lease_until=None,
-        )
-        _settle_post(session, destination.post_id, now)
-        notifications.notify_destination(session, destination, NotificationKind.PUBLISHED)
-        return PublishResult(run.destination_id, "published", outcome.platform_post_id)
+        return _mark_published(session, destination, outcome, run.now())
     logger.warning(
         "destination %s: lease lost before the outcome %r was written", run.destination_id, outcome
     )

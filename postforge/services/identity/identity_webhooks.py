@@ -37,7 +37,7 @@ from postforge.services.identity.onboarding import (
     open_session,
 )
 from postforge.services.kernel.errors import ServiceError, ValidationFailed
-from postforge.services.kernel.upsert import dialect_insert
+from postforge.services.kernel.upsert import insert_once
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,7 @@ def record_identity_event(
         "received_at": utcnow(),
         "error": "",
     }
-    insert = dialect_insert(session)
-    session.execute(insert(IdentityEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
-    row = session.get(IdentityEvent, values["id"])
-    assert row is not None
-    return row
+    return insert_once(session, IdentityEvent, values)
 
 
 def unprocessed_event_ids(session: Session, *, older_than: timedelta, limit: int = 100) -> list[str]:

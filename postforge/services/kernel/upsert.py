@@ -17,3 +17,15 @@ def dialect_insert(bind: Any) -> Any:
         return _INSERT_BY_DIALECT[name]
     except KeyError:
         raise RuntimeError(f"upserts support PostgreSQL and SQLite, not {name!r}") from None
+
+
+def insert_once(session: Any, model: type, values: dict[str, Any], key: str = "id") -> Any:
+    """Insert a row unless one with the same `key` exists, and return the stored row either way.
+
+    For deliveries that may arrive twice (webhooks): the first copy wins, later ones change nothing.
+    """
+    insert = dialect_insert(session)
+    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=[key]))
+    row = session.get(model, values[key])
+    assert row is not None  # just inserted, or already there
+    return row

@@ -238,14 +238,21 @@ def _is_subscription(session: Session, payment: Payment, obj: Mapping[str, Any])
 # --- checkout --------------------------------------------------------------------------------------
 
 
-def _checkout_completed(session: Session, obj: Mapping[str, Any], created: datetime | None) -> str:
+def _completed_checkout(session: Session, obj: Mapping[str, Any]) -> Payment | None:
+    """The checkout's payment, locked against its other events and marked complete; None if not ours."""
     payment_intent = _id(obj.get("payment_intent"))
     if payment_intent:
         _lock(session, f"payment_intent:{payment_intent}")
     payment = _checkout_payment(session, obj)
+    if payment is not None:
+        _note_completion(payment, obj)
+    return payment
+
+
+def _checkout_completed(session: Session, obj: Mapping[str, Any], created: datetime | None) -> str:
+    payment = _completed_checkout(session, obj)
     if payment is None:
         return "ignored: not a PostForge checkout"
-    _note_completion(payment, obj)
     if obj.get("payment_status") in PAID_STATES:
         return _fulfil(session, payment, obj)
     if payment.status == PaymentStatus.PENDING:
@@ -254,13 +261,9 @@ def _checkout_completed(session: Session, obj: Mapping[str, Any], created: datet
 
 
 def _async_succeeded(session: Session, obj: Mapping[str, Any], created: datetime | None) -> str:
-    payment_intent = _id(obj.get("payment_intent"))
-    if payment_intent:
-        _lock(session, f"payment_intent:{payment_intent}")
-    payment = _checkout_payment(session, obj)
+    payment = _completed_checkout(session, obj)
     if payment is None:
         return "ignored: not a PostForge checkout"
-    _note_completion(payment, obj)
     return _fulfil(session, payment, obj)
 
 

@@ -30,7 +30,7 @@ from postforge.models import StripeEvent, utcnow
 from postforge.services.identity.onboarding import SessionSource, open_session
 from postforge.services.infra.local_secrets import stored_secret
 from postforge.services.kernel.errors import ServiceError, ValidationFailed
-from postforge.services.kernel.upsert import dialect_insert
+from postforge.services.kernel.upsert import insert_once
 from postforge.services.payments import billing_events
 from postforge.services.payments.billing import checkout_mode
 from postforge.settings import Settings, get_settings
@@ -139,11 +139,7 @@ def record_stripe_event(session: Session, event: dict[str, Any]) -> StripeEvent:
         "outcome": "",
         "attempts": 0,
     }
-    insert = dialect_insert(session)
-    session.execute(insert(StripeEvent).values(**values).on_conflict_do_nothing(index_elements=["id"]))
-    row = session.get(StripeEvent, values["id"])
-    assert row is not None
-    return row
+    return insert_once(session, StripeEvent, values)
 
 
 def unprocessed_event_ids(session: Session, *, older_than: timedelta, limit: int = 100) -> list[str]:
