@@ -1,6 +1,6 @@
 """The credit ledger: every change to a workspace's balance is one row, and the balance is their sum.
 
-Rules that live here: a balance never goes negative; spending, reserving, refunding and granting
-are each one ledger row written in the same transaction as the balance; a payment's credits are
-granted once whatever retries the webhook makes. Imports: the kernel, infrastructure and tenancy.
+Rules that live here: a balance never goes negative; every change is written with its ledger row in
+one transaction, at most once per idempotency key, so a retried request or a replayed webhook
+changes nothing. Imports: the kernel, infrastructure and tenancy.
 """
