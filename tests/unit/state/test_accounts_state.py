@@ -18,7 +18,6 @@ from postforge.db import get_engine
 from postforge.models import AccountStatus, OAuthAttempt, Role, SocialAccount
 from postforge.services.channels import account_connect
 from postforge.services.identity import accounts_auth
-from postforge.settings import get_settings
 from postforge.state.accounts import AccountsState
 from postforge.state.shell import ShellState
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
@@ -26,18 +25,19 @@ from tests.support.platform_doubles import use_adapters
 
 
 @pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("APP_URL", "https://postforge.example")
-    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-    monkeypatch.setenv("LINKEDIN_CLIENT_ID", "pf-linkedin")
-    monkeypatch.setenv("LINKEDIN_AUTH_BASE", "https://linkedin.example")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+def app_env() -> dict[str, str]:
+    return {
+        "APP_URL": "https://postforge.example",
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "LINKEDIN_CLIENT_ID": "pf-linkedin",
+        "LINKEDIN_AUTH_BASE": "https://linkedin.example",
+    }
+
+
+@pytest.fixture
+def app_database(app_database: str) -> Iterator[str]:
     with use_adapters():
-        yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+        yield app_database
 
 
 @pytest.fixture

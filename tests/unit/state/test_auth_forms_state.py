@@ -1,7 +1,6 @@
 """The sign-up and verification forms as the browser drives them (Reflex states on a temporary database)."""
 
 import re
-from collections.abc import Iterator
 
 import pytest
 import reflex as rx
@@ -10,7 +9,6 @@ from sqlmodel import Session, func, select
 from postforge.db import get_engine
 from postforge.models import OutboxMessage, UserSession
 from postforge.services.identity import accounts_auth
-from postforge.settings import get_settings
 from postforge.state.auth_forms import RegisterState, VerifyEmailState
 from postforge.state.shell import ShellState
 
@@ -18,17 +16,12 @@ PASSWORD = "tulip-Orbit-93"
 
 
 @pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the app's own engine (what the states use) at a migrated temporary database."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("REDIS_URL", "")
-    monkeypatch.setenv("SMTP_URL", "")
-    monkeypatch.setenv("APP_URL", "https://postforge.test")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+def app_env() -> dict[str, str]:
+    return {
+        "REDIS_URL": "",
+        "SMTP_URL": "",
+        "APP_URL": "https://postforge.test",
+    }
 
 
 async def submit_registration(email: str) -> RegisterState:

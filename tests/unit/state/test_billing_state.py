@@ -5,7 +5,6 @@ nothing and show nothing.
 """
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import reflex as rx
@@ -26,15 +25,11 @@ from tests.support.factories import make_membership, make_user, make_workspace
 
 
 @pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "")
-    monkeypatch.setenv("ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+def app_env() -> dict[str, str]:
+    return {
+        "STRIPE_SECRET_KEY": "",
+        "ENVIRONMENT": "test",
+    }
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ Event arguments are client-controlled, so these also check that a drop on anothe
 changes nothing, and that a refused drop puts the stored event back for the calendar to redraw.
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,6 @@ from postforge.models import Post, PostingSlot, Role, utcnow
 from postforge.services.content import posts
 from postforge.services.identity import accounts_auth
 from postforge.services.kernel import timefmt
-from postforge.settings import get_settings
 from postforge.state.calendar import CalendarState
 from postforge.state.post_editor import PostEditorState
 from postforge.state.shell import ShellState
@@ -24,16 +22,6 @@ from postforge.state.slots import SlotsState
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
 
 ZONE = "America/New_York"
-
-
-@pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def _local(days: int, at: str = "09:00") -> str:

@@ -15,7 +15,7 @@ from postforge.models import Brand, Post, Role, TransactionType, Workspace
 from postforge.services.identity import accounts_auth
 from postforge.services.ledger import credits
 from postforge.services.writing import generation
-from postforge.settings import get_settings, load_settings
+from postforge.settings import load_settings
 from postforge.state import generate as generate_module
 from postforge.state.brands import BrandsState
 from postforge.state.credits import PAGE_SIZE, CreditsState
@@ -27,15 +27,10 @@ from tests.support.factories import make_membership, make_user, make_workspace
 
 
 @pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the app's own engine (what the states use) at a migrated temporary database."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+def app_env() -> dict[str, str]:
+    return {
+        "ANTHROPIC_API_KEY": "",
+    }
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ against a real database with notices written by the notifications service.
 """
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -33,7 +32,6 @@ from postforge.services.channels import live_status
 from postforge.services.content import posts
 from postforge.services.identity import accounts_auth
 from postforge.services.kernel import timefmt
-from postforge.settings import get_settings
 from postforge.state.calendar import CalendarState
 from postforge.state.dashboard import DashboardState
 from postforge.state.live import LiveState, refresher_for
@@ -44,16 +42,6 @@ from postforge.state.shell import ShellState
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
 
 ZONE = "Europe/Berlin"
-
-
-@pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def _local(days: int, at: str = "09:00") -> str:

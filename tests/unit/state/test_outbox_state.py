@@ -3,8 +3,6 @@
 Everyone else gets the app's not-found page, and the messages never reach their browser (state).
 """
 
-from collections.abc import Iterator
-
 import pytest
 import reflex as rx
 from sqlmodel import Session
@@ -14,7 +12,6 @@ from postforge.db import get_engine
 from postforge.models import User
 from postforge.services.identity import accounts_auth
 from postforge.services.infra import mail
-from postforge.settings import get_settings
 from postforge.state.auth import AuthState
 from postforge.state.outbox import OutboxState
 from tests.support.factories import make_user
@@ -23,16 +20,11 @@ RESET_LINK = "http://localhost:3000/reset-password?token=secret-reset-token"
 
 
 @pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The app's own engine (what the states use) on a migrated temporary database, no SMTP."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("SMTP_URL", "")
-    monkeypatch.setenv("ENVIRONMENT", "embedded")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+def app_env() -> dict[str, str]:
+    return {
+        "SMTP_URL": "",
+        "ENVIRONMENT": "embedded",
+    }
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ cannot be opened or changed through the editor, and that a refusal keeps everyth
 """
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,6 @@ from postforge.models import Platform, Post, Role
 from postforge.platforms import rules
 from postforge.services.content import posts
 from postforge.services.identity import accounts_auth
-from postforge.settings import get_settings
 from postforge.state.post_editor import PostEditorState
 from postforge.state.post_import import ImportState
 from postforge.state.posts import PostsState
@@ -26,16 +24,6 @@ from postforge.state.shell import ShellState
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
 
 ZONE = "Europe/Berlin"
-
-
-@pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 @pytest.fixture

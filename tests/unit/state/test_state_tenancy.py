@@ -1,8 +1,6 @@
 """Tenancy through the Reflex state: event arguments are client-controlled, so each handler must
 refuse a workspace its user does not belong to, and a viewer's writes, whatever the browser sends."""
 
-from collections.abc import Iterator
-
 import pytest
 import reflex as rx
 from sqlmodel import Session, select
@@ -10,21 +8,9 @@ from sqlmodel import Session, select
 from postforge.db import get_engine
 from postforge.models import Invite, Membership, Role, UserSession
 from postforge.services.identity import accounts_auth
-from postforge.settings import get_settings
 from postforge.state.settings import SettingsState
 from postforge.state.shell import ShellState
 from tests.support.factories import make_membership, make_user, make_workspace
-
-
-@pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the app's own engine (what the states use) at a migrated temporary database."""
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 @pytest.fixture
