@@ -8,7 +8,7 @@ from postforge.settings import SettingsError, get_settings
 
 settings = get_settings()
 
-# Client addresses come from TRUSTED_PROXIES (postforge.services.client_address), which reads the
+# Client addresses come from TRUSTED_PROXIES (postforge.services.infra.client_address), which reads the
 # socket's own peer: Reflex must not replace that peer from X-Forwarded-For on its own.
 if os.environ.get("REFLEX_TRUSTED_PROXY_HOPS", "").strip() not in {"", "0"}:
     raise SettingsError(

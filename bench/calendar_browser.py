@@ -1,7 +1,7 @@
 """The calendar in a real browser with 5,000 posts in one month (50,000 in the workspace).
 
 Starts `postforge run` (embedded: SQLite, production build) on a free port with its own data
-directory, writes the same data as bench/calendar.py into the demo workspace, signs in with
+directory, writes the same data as bench/calendar_month.py into the demo workspace, signs in with
 Debian's Chromium (Playwright) at 1440x900 and measures, for the busy month:
 
 * month view: from the click on "next" to the month's events drawn (range load over the websocket
@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 import importlib.util
@@ -44,7 +43,7 @@ ROOT = _HERE.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 
-_spec = importlib.util.spec_from_file_location("calendar_bench", _HERE / "calendar.py")
+_spec = importlib.util.spec_from_file_location("calendar_bench", _HERE / "calendar_month.py")
 calendar_bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(calendar_bench)  # type: ignore[union-attr]
 

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, create_engine  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
 from postforge.models import CreditTransaction, Role, TransactionType  # noqa: E402
-from postforge.services import credits  # noqa: E402
+from postforge.services.ledger import credits  # noqa: E402
 from tests.support.db import migrate  # noqa: E402
 from tests.support.factories import make_membership, make_user, make_workspace  # noqa: E402
 from tests.support.services import (  # noqa: E402

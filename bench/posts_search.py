@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session
 
-from postforge.services import posts
+from postforge.services.content import posts
 from tests.support.db import make_test_engine, migrate
 from tests.support.factories import make_workspace
 from tests.support.services import (

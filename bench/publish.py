@@ -29,10 +29,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this folder comes first on the path, and `bench/calendar.py` would shadow the
-# standard library's `calendar` (imported by `email`, which Redis imports): the repository root
-# takes its place.
-sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
@@ -66,7 +62,8 @@ from postforge.models import (
     Role,
     utcnow,
 )
-from postforge.services import publishing, token_crypto
+from postforge.services.channels import publishing
+from postforge.services.infra import token_crypto
 from postforge.settings import Settings, get_settings, load_settings
 from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.server import serve

@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from postforge.api.stripe_webhook import StripeWebhookConfig, stripe_webhook_route
 from postforge.models import Role
-from postforge.services import billing, credits
-from postforge.services.stripe_webhooks import process_stripe_event, record_stripe_event
+from postforge.services.ledger import credits
+from postforge.services.payments import billing
+from postforge.services.payments.stripe_webhooks import process_stripe_event, record_stripe_event
 from postforge.settings import load_settings
 from tests.support import stripe_events as se
 from tests.support.db import make_test_engine, migrate

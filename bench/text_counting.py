@@ -23,13 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-# This folder holds a calendar.py that would shadow the standard library's module.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from postforge.models import Platform  # noqa: E402
-from postforge.platforms import rules  # noqa: E402
+from postforge.models import Platform
+from postforge.platforms import rules
 
 LENGTH = rules.MAX_TEXT_CHARS - 1000  # changed by --length
 PROSE = (

@@ -127,7 +127,7 @@ def migrate_database(settings: Settings) -> None:
 def seed_reference_data(url: str) -> int:
     """Rows the product needs in every database (the standard pricing plans); existing ones stay."""
     from postforge.db import make_engine, session_scope
-    from postforge.services.billing import seed_plans
+    from postforge.services.payments.billing import seed_plans
 
     engine = make_engine(url)
     try:
@@ -175,7 +175,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def seed_database(settings: Settings, *, reset_password: bool = False) -> int:
     from postforge.db import make_engine, session_scope
-    from postforge.services.demo import seed_demo
+    from postforge.services.operations.demo import seed_demo
 
     engine = make_engine(settings.sync_database_url)
     try:
@@ -206,7 +206,7 @@ def _print_banner(line: str) -> None:
 
 def cmd_rotate_token_keys(_args: argparse.Namespace) -> int:
     from postforge.db import make_engine, session_scope
-    from postforge.services import token_crypto
+    from postforge.services.infra import token_crypto
 
     settings = get_settings()
     engine = make_engine(settings.sync_database_url)

@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _trusted_proxies(cls, value: str) -> str:
-        from postforge.services.client_address import parse_trusted_proxies
+        from postforge.services.infra.client_address import parse_trusted_proxies
 
         parse_trusted_proxies(value)  # raises ValueError naming the bad part
         return value.strip()

@@ -47,7 +47,7 @@ def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.M
         return
     from argon2 import PasswordHasher
 
-    from postforge.services import passwords
+    from postforge.services.identity import passwords
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
@@ -153,12 +153,22 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def app_database(sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def app_env() -> dict[str, str]:
+    """Settings a test module's app needs besides its database (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app_database(
+    sqlite_url: str, sqlite_engine, monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str]
+) -> Iterator[str]:
     """Point the app's own engine (what Reflex states use) at a migrated temporary database."""
     from postforge.db import get_engine
     from postforge.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    for name, value in app_env.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     get_engine.cache_clear()
     yield sqlite_url

@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 
-from postforge.services.post_metrics import RUN_BUDGET_SECONDS
+from postforge.services.channels.post_metrics import RUN_BUDGET_SECONDS
 from postforge.settings import Settings, get_settings
 
 HEARTBEAT_TASK = "postforge.heartbeat"

@@ -1,6 +1,7 @@
 """The web process's side of the queue: services hand work over through ports wired here."""
 
-from postforge.services import identity_webhooks, stripe_webhooks
+from postforge.services.identity import identity_webhooks
+from postforge.services.payments import stripe_webhooks
 from worker.celery_app import APPLY_IDENTITY_EVENT_TASK, PROCESS_STRIPE_EVENT_TASK, celery_app
 
 

@@ -9,10 +9,11 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from postforge.db import get_engine, session_scope
-from postforge.services import housekeeping, post_metrics, publishing
-from postforge.services.heartbeat import record_heartbeat
-from postforge.services.identity_webhooks import apply_identity_event
-from postforge.services.stripe_webhooks import process_stripe_event
+from postforge.services.channels import post_metrics, publishing
+from postforge.services.identity.identity_webhooks import apply_identity_event
+from postforge.services.infra.heartbeat import record_heartbeat
+from postforge.services.operations import housekeeping
+from postforge.services.payments.stripe_webhooks import process_stripe_event
 from worker.celery_app import (
     APPLY_IDENTITY_EVENT_TASK,
     COLLECT_METRICS_TASK,
@@ -136,6 +137,6 @@ def reap_expired_leases_task() -> dict[str, int]:
 
 @celery_app.task(name=COLLECT_METRICS_TASK, ignore_result=True)
 def collect_post_metrics_task() -> dict[str, int]:
-    """Read the likes, comments and shares of fresh published posts (see `services.post_metrics`)."""
+    """Read the likes, comments and shares of fresh published posts (see `services.channels.post_metrics`)."""
     result = post_metrics.collect_due(get_engine(), interrupted=(SoftTimeLimitExceeded,))
     return {"collected": result.collected, "unavailable": result.unavailable, "skipped": result.skipped}

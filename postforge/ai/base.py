@@ -6,7 +6,7 @@ checked `GeneratedPost` at the end. A post whose text arrived but falls short of
 (too long, too few hashtags, no best time, cut off) is still a post: what is wrong is listed in
 its `problems`. A failure with no post text raises a `GenerationError` whose `message` is fit to
 show the person who asked; the generation service decides what the credit does (text delivered =
-credit kept, see `services/generation.py`).
+credit kept, see `services/writing/generation.py`).
 
 Providers do no database work and know nothing of credits: the generation service owns those.
 """

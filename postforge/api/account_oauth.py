@@ -27,8 +27,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from postforge import routes
-from postforge.services.account_connect import UNTRACEABLE_PATH, ConnectRefused, complete_oauth
-from postforge.services.errors import ServiceError
+from postforge.services.channels.account_connect import UNTRACEABLE_PATH, ConnectRefused, complete_oauth
+from postforge.services.kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 from starlette.requests import Request
 
-from postforge.services.client_address import client_ip
+from postforge.services.infra.client_address import client_ip
 
 
 def request_client_ip(request: Request) -> str:
-    """`services.client_address.client_ip` for a Starlette request (every X-Forwarded-For line)."""
+    """`services.infra.client_address.client_ip` for a Starlette request (every X-Forwarded-For line)."""
     peer = request.client.host if request.client else ""
     return client_ip(peer, request.headers.getlist("x-forwarded-for"))

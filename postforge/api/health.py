@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from postforge.db import session_scope
-from postforge.services import health as health_service
-from postforge.services.health import check_health_async
+from postforge.services.operations import health as health_service
+from postforge.services.operations.health import check_health_async
 
 log = logging.getLogger(__name__)
 

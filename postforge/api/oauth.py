@@ -2,7 +2,7 @@
 
 `start?next=/path` stores the attempt, gives the browser a short-lived HttpOnly cookie holding the
 state and redirects to the provider. `callback` checks that cookie against the returned state,
-finishes the round trip through `postforge.services.oidc` and redirects to
+finishes the round trip through `postforge.services.identity.oidc` and redirects to
 `APP_URL/auth/complete?code=…&next=/path` with a one-time handoff code (valid 2 minutes) that the
 web app redeems with `oidc.exchange_handoff(session, code)` for a session token. Every refusal is a small HTML page
 with status 400 (502 when the provider is unreachable) — never a stack trace.
@@ -22,15 +22,15 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from postforge import routes
-from postforge.services.errors import ServiceError
-from postforge.services.oidc import (
+from postforge.services.identity.oidc import (
     OIDCProviderConfig,
     ProviderUnavailable,
     begin_sign_in,
     complete_sign_in,
     providers_from_settings,
 )
-from postforge.services.onboarding import SessionSource
+from postforge.services.identity.onboarding import SessionSource
+from postforge.services.kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

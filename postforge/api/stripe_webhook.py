@@ -19,9 +19,9 @@ from starlette.routing import Route
 
 from postforge import routes
 from postforge.api.webhook_io import answer, enqueue_safely, read_body, refuse
-from postforge.services.errors import ValidationFailed
-from postforge.services.onboarding import SessionSource, open_session
-from postforge.services.stripe_webhooks import (
+from postforge.services.identity.onboarding import SessionSource, open_session
+from postforge.services.kernel.errors import ValidationFailed
+from postforge.services.payments.stripe_webhooks import (
     MAX_BODY_BYTES,
     EventEnqueuer,
     WebhookNotConfigured,

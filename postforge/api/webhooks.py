@@ -17,8 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from postforge.api.webhook_io import answer, enqueue_safely, read_body, refuse
-from postforge.services.errors import ValidationFailed
-from postforge.services.identity_webhooks import (
+from postforge.services.identity.identity_webhooks import (
     MAX_BODY_BYTES,
     EventEnqueuer,
     WebhookNotConfigured,
@@ -26,7 +25,8 @@ from postforge.services.identity_webhooks import (
     record_identity_event,
     verify_clerk_webhook,
 )
-from postforge.services.onboarding import SessionSource, open_session
+from postforge.services.identity.onboarding import SessionSource, open_session
+from postforge.services.kernel.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ import reflex as rx
 
 from postforge import routes
 from postforge.components.forms import auth_card, field, form_error
-from postforge.services import mail
-from postforge.services.oidc import configured_providers
+from postforge.services.identity.oidc import configured_providers
+from postforge.services.infra import mail
 from postforge.settings import get_settings
 from postforge.state.auth_forms import (
     AcceptInviteState,

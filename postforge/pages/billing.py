@@ -5,7 +5,7 @@ import reflex as rx
 from postforge import routes
 from postforge.components.cards import empty_state
 from postforge.components.layout import template
-from postforge.services import stripe_sandbox
+from postforge.services.payments import stripe_sandbox
 from postforge.state.billing import (
     BillingState,
     CheckoutState,

@@ -6,7 +6,7 @@ from postforge import routes
 from postforge.components.cards import empty_state
 from postforge.components.forms import form_error
 from postforge.components.layout import template
-from postforge.services.brands import NAME_MAX, SAMPLE_MAX_CHARS, SAMPLES_MAX, TEXT_MAX
+from postforge.services.content.brands import NAME_MAX, SAMPLE_MAX_CHARS, SAMPLES_MAX, TEXT_MAX
 from postforge.state.brands import BrandItem, BrandsState
 from postforge.state.shell import ShellState
 

@@ -9,7 +9,7 @@ from postforge import routes
 from postforge.components.calendar import post_calendar
 from postforge.components.layout import template
 from postforge.components.post_editor import post_editor_dialog
-from postforge.services.slots import WEEKDAYS
+from postforge.services.content.slots import WEEKDAYS
 from postforge.state.calendar import CalendarState
 from postforge.state.shell import ShellState
 from postforge.state.slots import DaySlots, SlotItem, SlotsState

@@ -6,7 +6,7 @@ import reflex as rx
 
 from postforge import routes
 from postforge.components.layout import template
-from postforge.services.csv_import import MAX_BYTES, MAX_ROWS, TEMPLATE
+from postforge.services.content.csv_import import MAX_BYTES, MAX_ROWS, TEMPLATE
 from postforge.state.post_import import ImportRowItem, ImportState
 
 UPLOAD_ID = "csv_upload"

@@ -10,7 +10,7 @@ decides about retries and never sleeps. It turns a publish into exactly one `Out
 * `Rejected(reason)` — the platform refused this post for good (too long, duplicate, …);
 * `Unknown(error)` — the request may have landed (timeout after sending, dropped connection).
 
-The publishing engine (`services/publishing.py`) decides what each outcome means: a wait, a
+The publishing engine (`services/channels/publishing.py`) decides what each outcome means: a wait, a
 retry with backoff, a refresh, a reconnect request, a failure shown to the user, or — for
 `Unknown` on a platform without an idempotency mechanism — `needs_review`, never a blind retry.
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import account_connect
-from postforge.services.errors import ServiceError
+from postforge.services.channels import account_connect
+from postforge.services.kernel.errors import ServiceError
 from postforge.state.shell import ShellState
 
 # Inputs whose refusals are shown beside them; any other refusal is shown above the form.

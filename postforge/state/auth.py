@@ -13,9 +13,9 @@ from reflex_base.event import EventSpec
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import accounts_auth
-from postforge.services.accounts_auth import AuthContext
-from postforge.services.redirects import safe_next_path
+from postforge.services.identity import accounts_auth
+from postforge.services.identity.accounts_auth import AuthContext
+from postforge.services.kernel.redirects import safe_next_path
 from postforge.state.public import public_event
 
 # The session check the guard made for the event being processed (token, who): handlers asking

@@ -10,8 +10,10 @@ import reflex as rx
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import accounts_auth, client_address, email_verification, oidc, workspaces
-from postforge.services.errors import RateLimited, ServiceError
+from postforge.services.identity import accounts_auth, email_verification, oidc
+from postforge.services.infra import client_address
+from postforge.services.kernel.errors import RateLimited, ServiceError
+from postforge.services.tenancy import workspaces
 from postforge.state.auth import AuthState, safe_next
 from postforge.state.public import public_state
 

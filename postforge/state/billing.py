@@ -1,6 +1,6 @@
 """Billing pages' state: plans and checkout, the success page's wait, the billing overview, the sandbox.
 
-Thin: every rule is in `services.billing`, `services.stripe_sandbox`; these handlers identify the
+Thin: every rule is in `services.payments.billing`, `services.payments.stripe_sandbox`; these handlers identify the
 member from the shell (never from event arguments), call the service in a thread and turn a
 refusal into a toast.
 """
@@ -15,8 +15,9 @@ from pydantic import BaseModel
 
 from postforge import outbound, routes
 from postforge.db import session_scope
-from postforge.services import billing, stripe_sandbox, timefmt
-from postforge.services.errors import ServiceError
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
+from postforge.services.payments import billing, stripe_sandbox
 from postforge.settings import get_settings
 from postforge.state import background
 from postforge.state.session_guard import still_signed_in

@@ -6,8 +6,8 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import brands
-from postforge.services.errors import ServiceError
+from postforge.services.content import brands
+from postforge.services.kernel.errors import ServiceError
 from postforge.state.shell import ShellState
 
 

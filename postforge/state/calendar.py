@@ -14,8 +14,10 @@ import reflex as rx
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import calendar, posts, timefmt, workspaces
-from postforge.services.errors import NotFound, ServiceError
+from postforge.services.content import calendar, posts
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import NotFound, ServiceError
+from postforge.services.tenancy import workspaces
 from postforge.state.live import refresh_on_change
 from postforge.state.post_editor import PostEditorState
 from postforge.state.shell import ShellState

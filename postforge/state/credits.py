@@ -8,8 +8,10 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.models import TransactionType
-from postforge.services import credits, timefmt, workspaces
-from postforge.services.errors import ServiceError
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
+from postforge.services.ledger import credits
+from postforge.services.tenancy import workspaces
 from postforge.state.shell import ShellState
 
 PAGE_SIZE = 25

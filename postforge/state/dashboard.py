@@ -7,7 +7,9 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import dashboard, health, timefmt, workspaces
+from postforge.services.kernel import timefmt
+from postforge.services.operations import dashboard, health
+from postforge.services.tenancy import workspaces
 from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
 

@@ -6,7 +6,7 @@ rule, text delivered = credit kept: text that arrived stays in the preview, edit
 `warning` when it falls short (too long, cut off, no hashtags…); when nothing usable arrived the
 credit is refunded, the preview goes back to what it showed before (nothing of the failed answer),
 the refunded balance returns to the header and every input stays as typed. The business rules live in
-`services/generation.py`; this state only moves values between the page and the service.
+`services/writing/generation.py`; this state only moves values between the page and the service.
 """
 
 import asyncio
@@ -19,8 +19,11 @@ from pydantic import BaseModel
 from postforge.ai.base import LANGUAGES, TONES
 from postforge.ai.registry import get_generator
 from postforge.db import session_scope
-from postforge.services import account_connect, brands, generation, timefmt
-from postforge.services.errors import InsufficientCredits, ServiceError
+from postforge.services.channels import account_connect
+from postforge.services.content import brands
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import InsufficientCredits, ServiceError
+from postforge.services.writing import generation
 from postforge.state import background
 from postforge.state.counting import count_off_loop
 from postforge.state.shell import ShellState

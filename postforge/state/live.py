@@ -32,9 +32,9 @@ from reflex_base.event import EventHandler, EventSpec
 from reflex_components_sonner.toast import ToastAction
 
 from postforge.db import session_scope
-from postforge.services import live_status
-from postforge.services.errors import PermissionDenied
-from postforge.services.notifications import NotificationItem
+from postforge.services.alerts.notifications import NotificationItem
+from postforge.services.channels import live_status
+from postforge.services.kernel.errors import PermissionDenied
 from postforge.state import background
 from postforge.state.auth import sign_in_redirect
 from postforge.state.notifications import NotificationsState

@@ -13,9 +13,10 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import notifications, timefmt
-from postforge.services.errors import ServiceError
-from postforge.services.notifications import NotificationItem
+from postforge.services.alerts import notifications
+from postforge.services.alerts.notifications import NotificationItem
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
 from postforge.state.shell import ShellState
 
 BELL_SIZE = 20

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import mail
+from postforge.services.infra import mail
 from postforge.state.auth import AuthState
 from postforge.state.public import public_event
 

@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services import admin, billing, health, publishing_health
+from postforge.services.operations import admin, health, publishing_health
+from postforge.services.payments import billing
 from postforge.settings import get_settings
 from postforge.state.shell import ShellState
 

@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services import posts, slots, timefmt
-from postforge.services.errors import ServiceError
+from postforge.services.content import posts, slots
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
 from postforge.state.counting import count_off_loop
 from postforge.state.shell import ShellState
 

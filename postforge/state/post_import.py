@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import csv_import
-from postforge.services.errors import ServiceError
+from postforge.services.content import csv_import
+from postforge.services.kernel.errors import ServiceError
 from postforge.state.shell import ShellState
 
 

@@ -12,8 +12,11 @@ from pydantic import BaseModel
 from postforge import routes
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services import post_metrics, posts, publishing, timefmt, workspaces
-from postforge.services.errors import ServiceError
+from postforge.services.channels import post_metrics, publishing
+from postforge.services.content import posts
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
+from postforge.services.tenancy import workspaces
 from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
 
@@ -168,7 +171,9 @@ def _row(view: posts.PostView, zone: str) -> PostRow:
     )
 
 
-def destination_detail(d: posts.DestinationView, zone: str) -> DestinationDetail:
+def destination_detail(
+    d: posts.DestinationView, zone: str, metrics: post_metrics.MetricsView | None = None
+) -> DestinationDetail:
     label = rules.rules_for(d.platform).label
     return DestinationDetail(
         id=d.id,
@@ -187,8 +192,8 @@ def destination_detail(d: posts.DestinationView, zone: str) -> DestinationDetail
         url=d.platform_post_url or "",
         failed=d.status == "failed",
         needs_review=d.status == "needs_review",
-        engagement=engagement_line(d.metrics),
-        engagement_at=timefmt.format_local(d.metrics.collected_at, zone) if d.metrics else "",
+        engagement=engagement_line(metrics),
+        engagement_at=timefmt.format_local(metrics.collected_at, zone) if metrics else "",
     )
 
 
@@ -356,8 +361,12 @@ class PostsState(rx.State):
     async def _load_details(self, post_id: int, shell: ShellState | None = None, *, quiet: bool = False):
         shell = shell or await self._shell()
         try:
-            view = await asyncio.to_thread(
-                _run, posts.get_post, actor_id=shell.user_id, workspace_id=shell.workspace_id, post_id=post_id
+            view, metrics = await asyncio.to_thread(
+                _run,
+                post_metrics.post_with_metrics,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                post_id=post_id,
             )
         except ServiceError as error:
             self.detail_id, self.detail_destinations = 0, []
@@ -370,7 +379,9 @@ class PostsState(rx.State):
         self.detail_can_retry = view.status in ("failed", "partially_published") and any(
             d.status == "failed" for d in view.destinations
         )
-        self.detail_destinations = [destination_detail(d, self.zone) for d in view.destinations]
+        self.detail_destinations = [
+            destination_detail(d, self.zone, metrics.get(d.id)) for d in view.destinations
+        ]
         return None
 
     @rx.event

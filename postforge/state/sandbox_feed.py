@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import sandbox_feed, timefmt
-from postforge.services.errors import ServiceError
+from postforge.services.channels import sandbox_feed
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
 from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
 

@@ -7,8 +7,10 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services import accounts_auth, timefmt, workspaces
-from postforge.services.errors import ServiceError
+from postforge.services.identity import accounts_auth
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
+from postforge.services.tenancy import workspaces
 from postforge.state.shell import ShellState
 
 ROLE_CHOICES = ["admin", "editor", "viewer"]

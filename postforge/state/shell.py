@@ -7,8 +7,9 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge.db import session_scope
-from postforge.services import email_verification, workspaces
-from postforge.services.errors import ServiceError
+from postforge.services.identity import email_verification
+from postforge.services.kernel.errors import ServiceError
+from postforge.services.tenancy import workspaces
 from postforge.settings import get_settings
 from postforge.state.auth import AuthState
 

@@ -14,7 +14,7 @@ import uuid
 from playwright.sync_api import expect
 
 from postforge import routes
-from postforge.services.onboarding import WELCOME_BONUS_CREDITS
+from postforge.services.identity.onboarding import WELCOME_BONUS_CREDITS
 from tests.e2e.conftest import register_and_confirm, sign_in
 
 CONFIRMATION_TIMEOUT_MS = 60_000  # the embedded broker polls; the success page waits up to a minute

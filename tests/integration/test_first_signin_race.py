@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, create_engine, select
 
 from postforge.models import AuthIdentity, CreditTransaction, IdentityEvent, Membership, Role, User, Workspace
-from postforge.services.identity_webhooks import apply_identity_event, record_identity_event
-from postforge.services.onboarding import ensure_identity_user
+from postforge.services.identity.identity_webhooks import apply_identity_event, record_identity_event
+from postforge.services.identity.onboarding import ensure_identity_user
 
 SIGN_INS = 20
 JOIN_TIMEOUT_SECONDS = 60

@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 from postforge.ai.base import GenerationRequest, ProviderOverloaded
 from postforge.ai.offline import OfflineGenerator
 from postforge.models import CreditTransaction, Role, TransactionType, Workspace
-from postforge.services import credits, generation
-from postforge.services.errors import InsufficientCredits
+from postforge.services.kernel.errors import InsufficientCredits
+from postforge.services.ledger import credits
+from postforge.services.writing import generation
 from tests.support.factories import make_membership, make_user, make_workspace
 
 WORKERS = 50

@@ -21,7 +21,7 @@ from svix.webhooks import Webhook
 
 from postforge.api.webhooks import ClerkWebhookConfig, clerk_webhook_route
 from postforge.models import AuthIdentity, CreditTransaction, IdentityEvent, Post, User, Workspace
-from postforge.services.identity_webhooks import apply_identity_event
+from postforge.services.identity.identity_webhooks import apply_identity_event
 from postforge.settings import load_settings
 from tests.support.factories import make_post
 from tests.support.worker import celery_env, running_worker, wait_for

@@ -5,7 +5,7 @@ import threading
 from sqlmodel import Session
 
 from postforge.models import Post, Role
-from postforge.services import posts
+from postforge.services.content import posts
 from tests.support.factories import make_membership, make_social_account, make_user, make_workspace
 
 

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from postforge.services import posts
+from postforge.services.content import posts
 from tests.support.factories import make_workspace
 
 ROWS = 100_000

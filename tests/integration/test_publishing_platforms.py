@@ -48,7 +48,8 @@ from postforge.models import (
     Workspace,
     utcnow,
 )
-from postforge.services import publishing, token_crypto
+from postforge.services.channels import publishing
+from postforge.services.infra import token_crypto
 from postforge.settings import load_settings
 from tests.fakes.bluesky_api import FakeBluesky
 from tests.fakes.linkedin_api import FakeLinkedIn

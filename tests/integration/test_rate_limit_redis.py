@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from postforge.models import RateLimitCounter, utcnow
-from postforge.services import accounts_auth, passwords, rate_limit
-from postforge.services.errors import RateLimited, ValidationFailed
+from postforge.services.identity import accounts_auth, passwords
+from postforge.services.infra import rate_limit
+from postforge.services.kernel.errors import RateLimited, ValidationFailed
 from postforge.settings import get_settings
 
 

@@ -25,8 +25,9 @@ from starlette.applications import Starlette
 
 from postforge.api.stripe_webhook import StripeWebhookConfig, stripe_webhook_route
 from postforge.models import CreditTransaction, Payment, PaymentStatus, Role, StripeEvent, TransactionType
-from postforge.services import billing, billing_events, credits
-from postforge.services.stripe_webhooks import process_stripe_event
+from postforge.services.ledger import credits
+from postforge.services.payments import billing, billing_events
+from postforge.services.payments.stripe_webhooks import process_stripe_event
 from postforge.settings import load_settings
 from tests.support import stripe_events as se
 from tests.support.factories import make_membership, make_user, make_workspace

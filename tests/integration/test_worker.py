@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from postforge.models import WorkerHeartbeat
 from postforge.models.base import utcnow
-from postforge.services.health import check_health
-from postforge.services.heartbeat import latest_heartbeat, record_heartbeat
+from postforge.services.infra.heartbeat import latest_heartbeat, record_heartbeat
+from postforge.services.operations.health import check_health
 from postforge.settings import load_settings
 from tests.support.worker import CeleryProcess, celery_env, running_beat, running_worker, wait_for
 from worker.celery_app import HEARTBEAT_TASK, PING_TASK, create_celery_app

@@ -149,7 +149,7 @@ def make_subscription(
     session: Session, workspace: Workspace, *, plan_code: str = "tier-pro", **fields: Any
 ) -> Subscription:
     """An active subscription on a seeded plan (the standard plans are seeded if missing)."""
-    from postforge.services.billing import seed_plans
+    from postforge.services.payments.billing import seed_plans
 
     seed_plans(session)
     plan = session.exec(select(PricingPlan).where(PricingPlan.code == plan_code)).one()

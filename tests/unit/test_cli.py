@@ -17,7 +17,7 @@ from postforge.cli import (
     redact_url,
     web_argv,
 )
-from postforge.services.passwords import verify_password
+from postforge.services.identity.passwords import verify_password
 from postforge.settings import Settings, get_settings, load_settings
 from worker.celery_app import WORKER_QUEUES
 
@@ -270,7 +270,7 @@ def test_rotate_token_keys_moves_every_token_to_the_new_key_and_reports_unreadab
     from cryptography.fernet import Fernet, MultiFernet
     from sqlmodel import Session
 
-    from postforge.services import token_crypto
+    from postforge.services.infra import token_crypto
     from tests.support.factories import make_social_account, make_workspace
 
     old, new, lost = (Fernet.generate_key().decode() for _ in range(3))
