@@ -228,7 +228,7 @@ def _row(row: PostRow) -> rx.Component:
             ),
             max_width="36em",
         ),
-        rx.table.cell(rx.badge(row.status_label, color_scheme=row.status_color)),
+        rx.table.cell(rx.badge(row.status_label, color_scheme=row.status_color, class_name="post-status")),
         rx.table.cell(row.when, white_space="nowrap"),
         rx.table.cell(row.updated, white_space="nowrap"),
         rx.table.cell(_row_actions(row)),

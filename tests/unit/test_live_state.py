@@ -23,7 +23,6 @@ from postforge.models import (
     Platform,
     Post,
     PostDestination,
-    PostStatus,
     Role,
     SandboxPost,
     utcnow,
