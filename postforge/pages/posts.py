@@ -166,7 +166,8 @@ def _problem_line(destination: DestinationBadge) -> rx.Component:
             rx.text.strong(destination.platform_label, " ", destination.handle, ": "),
             rx.cond(destination.last_error != "", destination.last_error, destination.status),
             size="1",
-            color=rx.color("red", 11),
+            # Orange for one that may be live (like its badge), red for a failure.
+            color=rx.cond(destination.color == "orange", rx.color("orange", 11), rx.color("red", 11)),
             class_name="destination-problem",
         ),
     )
