@@ -26,9 +26,22 @@ const STATUS_COLOURS = {
   publishing: ["var(--amber-9)", "var(--amber-10)", "black"],
   published: ["var(--green-9)", "var(--green-10)", "white"],
   partially_published: ["var(--orange-9)", "var(--orange-10)", "white"],
+  // May be live, the platform never confirmed: soft orange with a dashed edge, like its badge.
+  needs_review: ["var(--orange-4)", "var(--orange-9)", "var(--orange-12)"],
   failed: ["var(--red-9)", "var(--red-10)", "white"],
   cancelled: ["var(--gray-3)", "var(--gray-7)", "var(--gray-11)"],
 };
+// The legend under the calendar, in the order a post moves through them.
+const STATUS_LABELS = [
+  ["draft", "Draft"],
+  ["scheduled", "Scheduled"],
+  ["publishing", "Publishing"],
+  ["published", "Published"],
+  ["partially_published", "Partially published"],
+  ["needs_review", "Needs review"],
+  ["failed", "Failed"],
+  ["cancelled", "Cancelled"],
+];
 const DAY_LIMIT = 3; // events per day drawn when more than a week is visible
 const MOVABLE = new Set(["draft", "scheduled", "failed", "cancelled"]);
 
@@ -61,6 +74,12 @@ const CSS = `
 .pf-calendar .pf-badge { flex: none; font-size: 0.65rem; line-height: 1; padding: 2px 3px;
   border-radius: 3px; background: rgba(0,0,0,0.25); color: inherit; font-weight: 700; }
 .pf-calendar .pf-status-cancelled .pf-event-title { text-decoration: line-through; }
+.pf-calendar .fc-event.pf-status-needs_review, .pf-calendar .pf-status-needs_review .pf-swatch {
+  border-style: dashed; }
+.pf-calendar .pf-legend { display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; list-style: none;
+  margin: 0.5rem 0 0; padding: 0; font-size: 0.75rem; color: var(--gray-11); }
+.pf-calendar .pf-legend li { display: flex; align-items: center; gap: 0.3rem; }
+.pf-calendar .pf-swatch { width: 0.8rem; height: 0.8rem; border: 1px solid; border-radius: 3px; flex: none; }
 .pf-calendar .pf-more .pf-more-link { font-weight: 600; padding: 0 2px; cursor: pointer; }
 .pf-calendar .fc-list-event .pf-badge { background: var(--gray-5); }
 .pf-calendar .fc-list-event .pf-event { white-space: normal; flex-wrap: wrap; }
@@ -194,6 +213,23 @@ function localNow(zone) {
   } catch (error) {
     return new Date().toISOString().slice(0, 19);
   }
+}
+
+// Which colour means what: drawn from STATUS_COLOURS, so the two never disagree.
+function Legend() {
+  return (
+    <ul className="pf-legend" aria-label="Status colours">
+      {STATUS_LABELS.map(([status, label]) => {
+        const [background, border] = STATUS_COLOURS[status];
+        return (
+          <li key={status} className={"pf-status-" + status}>
+            <span className="pf-swatch" style={{ background, borderColor: border }} aria-hidden="true" />
+            {label}
+          </li>
+        );
+      })}
+    </ul>
+  );
 }
 
 function isNarrow() {
@@ -344,6 +380,7 @@ export function PostCalendar({
         datesSet={datesSet}
         noEventsContent="No posts in this period"
       />
+      <Legend />
     </div>
   );
 }

@@ -24,6 +24,8 @@ class PostStatus(enum.StrEnum):
     PUBLISHING = "publishing"
     PUBLISHED = "published"
     PARTIALLY_PUBLISHED = "partially_published"
+    # Some account's post may be live but the platform never confirmed it: a person must check.
+    NEEDS_REVIEW = "needs_review"
     FAILED = "failed"
     CANCELLED = "cancelled"
 

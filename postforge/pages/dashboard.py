@@ -59,6 +59,9 @@ def dashboard() -> rx.Component:
             stat_card("Scheduled next 7 days", DashboardState.scheduled_next_7_days, "calendar-clock"),
             stat_card("Connected accounts", DashboardState.connected_accounts, "at-sign"),
             stat_card("Failed publishes", DashboardState.failed_destinations, "circle-x"),
+            stat_card(
+                "Need review", DashboardState.review_destinations, "circle-help", test_id="stat-review"
+            ),
         ),
         rx.hstack(
             rx.text("Posts:", weight="medium"),

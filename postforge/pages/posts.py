@@ -6,6 +6,7 @@ from postforge import routes
 from postforge.components.cards import empty_state
 from postforge.components.layout import template
 from postforge.components.post_editor import post_editor_dialog
+from postforge.services.channels.publishing import ReviewAnswer
 from postforge.state.post_editor import PostEditorState
 from postforge.state.posts import (
     SORT_CHOICES,
@@ -19,6 +20,7 @@ from postforge.state.posts import (
 from postforge.state.shell import ShellState
 
 P = PostsState
+A = ReviewAnswer
 PLATFORMS = [
     ("sandbox", "Sandbox"),
     ("x", "X"),
@@ -164,7 +166,8 @@ def _problem_line(destination: DestinationBadge) -> rx.Component:
             rx.text.strong(destination.platform_label, " ", destination.handle, ": "),
             rx.cond(destination.last_error != "", destination.last_error, destination.status),
             size="1",
-            color=rx.color("red", 11),
+            # Orange for one that may be live (like its badge), red for a failure.
+            color=rx.cond(destination.color == "orange", rx.color("orange", 11), rx.color("red", 11)),
             class_name="destination-problem",
         ),
     )
@@ -226,7 +229,7 @@ def _row(row: PostRow) -> rx.Component:
             ),
             max_width="36em",
         ),
-        rx.table.cell(rx.badge(row.status_label, color_scheme=row.status_color)),
+        rx.table.cell(rx.badge(row.status_label, color_scheme=row.status_color, class_name="post-status")),
         rx.table.cell(row.when, white_space="nowrap"),
         rx.table.cell(row.updated, white_space="nowrap"),
         rx.table.cell(_row_actions(row)),
@@ -337,6 +340,20 @@ def _detail_fact(label: str, value) -> rx.Component:
     )
 
 
+def _review_answer(
+    d: DestinationDetail, answer: ReviewAnswer, label: str, class_name: str, **colour
+) -> rx.Component:
+    """One answer to "did it go out?"."""
+    return rx.button(
+        label,
+        size="1",
+        variant="soft",
+        on_click=P.resolve_review(d.id, answer.value),
+        class_name=class_name,
+        **colour,
+    )
+
+
 def _destination_detail(d: DestinationDetail) -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -381,30 +398,28 @@ def _destination_detail(d: DestinationDetail) -> rx.Component:
             rx.vstack(
                 rx.text(
                     "The platform did not confirm whether this went out. Check the account, then say "
-                    "what happened.",
+                    "what you found.",
                     size="1",
                     color=rx.color("gray", 11),
                 ),
                 rx.cond(
                     ShellState.can_write,
                     rx.flex(
-                        rx.button(
-                            "It was published",
-                            size="1",
-                            variant="soft",
-                            color_scheme="green",
-                            on_click=P.resolve_review(d.id, True),
-                            class_name="review-published",
+                        _review_answer(
+                            d, A.PUBLISHED, "It was published", "review-published", color_scheme="green"
                         ),
-                        rx.button(
-                            "Post it again",
-                            size="1",
-                            variant="soft",
-                            on_click=P.resolve_review(d.id, False),
-                            class_name="review-repost",
+                        _review_answer(d, A.POST_AGAIN, "Post it again", "review-repost"),
+                        _review_answer(
+                            d,
+                            A.NOT_PUBLISHED,
+                            "It was not published",
+                            "review-not-published",
+                            color_scheme="gray",
                         ),
                         gap="2",
                         wrap="wrap",
+                        role="group",
+                        aria_label="What did you find on the platform?",
                     ),
                 ),
                 spacing="1",

@@ -38,6 +38,7 @@ class DashboardState(rx.State):
     connected_accounts: int = 0
     accounts_needing_reconnect: int = 0
     failed_destinations: int = 0
+    review_destinations: int = 0
     status_counts: list[StatusCount] = []
     upcoming: list[UpcomingRow] = []
     worker_ok: bool = False
@@ -69,6 +70,7 @@ class DashboardState(rx.State):
         self.connected_accounts = figures.connected_accounts
         self.accounts_needing_reconnect = figures.accounts_needing_reconnect
         self.failed_destinations = figures.failed_destinations
+        self.review_destinations = figures.review_destinations
         self.status_counts = [
             StatusCount(status=status.replace("_", " "), count=count)
             for status, count in sorted(figures.posts_by_status.items())

@@ -28,10 +28,18 @@ STATUS_CHOICES = [
     "publishing",
     "published",
     "partially_published",
+    "needs_review",
     "failed",
     "cancelled",
 ]
 PROBLEM_STATUSES = ("failed", "needs_review")
+# Post statuses whose failed accounts may be retried (a post awaiting review: its failed ones only).
+RETRYABLE_STATUSES = ("failed", "partially_published", "needs_review")
+REVIEW_TOASTS = {
+    publishing.ReviewAnswer.PUBLISHED: "Marked as published.",
+    publishing.ReviewAnswer.POST_AGAIN: "It will be posted again now.",
+    publishing.ReviewAnswer.NOT_PUBLISHED: "Marked as not published: retry the post when you want it sent.",
+}
 SORT_CHOICES = {"scheduled_at": "Scheduled time", "updated_at": "Last change", "status": "Status"}
 
 
@@ -164,8 +172,7 @@ def _row(view: posts.PostView, zone: str) -> PostRow:
         ],
         can_edit=view.status in ("draft", "scheduled", "failed", "cancelled"),
         # Only failed accounts are retried; one awaiting review is answered in the post's details.
-        can_retry=view.status in ("failed", "partially_published")
-        and any(d.status == "failed" for d in view.destinations),
+        can_retry=view.status in RETRYABLE_STATUSES and any(d.status == "failed" for d in view.destinations),
         can_cancel=view.status in ("scheduled", "failed"),
         has_problem=any(d.status in PROBLEM_STATUSES for d in view.destinations),
     )
@@ -376,7 +383,7 @@ class PostsState(rx.State):
         self.detail_content = preview[:280] + ("…" if len(preview) > 280 else "")
         self.detail_status = view.status.replace("_", " ")
         self.detail_color = STATUS_COLORS.get(view.status, "gray")
-        self.detail_can_retry = view.status in ("failed", "partially_published") and any(
+        self.detail_can_retry = view.status in RETRYABLE_STATUSES and any(
             d.status == "failed" for d in view.destinations
         )
         self.detail_destinations = [
@@ -404,22 +411,24 @@ class PostsState(rx.State):
         return outcome
 
     @rx.event
-    async def resolve_review(self, destination_id: int, published: bool):
+    async def resolve_review(self, destination_id: int, answer: str):
         """A destination the platform never confirmed: the person checked and says what happened.
 
-        "It was published" records it as published; "Post it again" sends it once more (with the
-        same idempotency key, so a platform that deduplicates returns the first post if it landed).
+        "published" records it as published; "post_again" sends it once more (with the same
+        idempotency key, so a platform that deduplicates returns the first post if it landed);
+        "not_published" marks it failed, to be retried when the person wants. The service refuses
+        any other answer.
         """
-        post_id, ident, published = self.detail_id, int(destination_id), bool(published)
+        post_id, ident, said = self.detail_id, int(destination_id), str(answer)
         outcome = await self._act(
             lambda session, actor_id, workspace_id: publishing.resolve_review(
                 session,
                 user_id=actor_id,
                 workspace_id=workspace_id,
                 destination_id=ident,
-                published=published,
+                answer=said,
             ),
-            "Marked as published." if published else "It will be posted again now.",
+            REVIEW_TOASTS.get(said, ""),
         )
         if post_id:
             await self._load_details(post_id, quiet=True)

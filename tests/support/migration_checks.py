@@ -212,3 +212,99 @@ class MigrationChecks:
             assert moved.last_error.startswith("An earlier try may already have published this post")
             assert moved.last_error.endswith("Since then: Gave up.")
             assert (kept.status, kept.last_error) == (DestinationStatus.FAILED, "Too long.")
+
+    def test_posts_that_may_be_live_read_needs_review_and_keep_their_rows(
+        self, empty_database_url: str, engine: Engine
+    ) -> None:
+        """0010: a settled post with a destination needing review gets its own status, and back.
+
+        Upgrading from 0008 runs 0009's update first, so 0010 starts inside an open transaction
+        (where SQLite ignores a foreign-keys switch); rebuilding `posts` must still lose no row
+        that hangs off it."""
+        from sqlmodel import Session
+
+        from postforge.models import Notification, PublishAttempt
+        from tests.support.factories import make_destination, make_post, make_social_account, make_workspace
+
+        migrate(empty_database_url, "0008")
+        expected: dict[int, tuple[str, str, str]] = {}  # post id: (before, after upgrade, after downgrade)
+        with Session(engine) as session:
+            workspace = make_workspace(session)
+            one, two = make_social_account(session, workspace), make_social_account(session, workspace)
+
+            def post_with(status: str, *destinations: str, upgraded: str = "", downgraded: str = "") -> None:
+                post = make_post(session, workspace, status=status)
+                for account, state in zip((one, two), destinations, strict=False):
+                    row = make_destination(session, post, account, status=state)
+                    session.add(PublishAttempt(destination_id=row.id, attempt_number=1, outcome="transient"))
+                    session.add(
+                        Notification(
+                            workspace_id=workspace.id, title="t", post_id=post.id, destination_id=row.id
+                        )
+                    )
+                expected[post.id] = (status, upgraded or status, downgraded or status)
+
+            post_with("failed", "needs_review", "failed", upgraded="needs_review", downgraded="failed")
+            post_with(
+                "partially_published",
+                "published",
+                "needs_review",
+                upgraded="needs_review",
+                downgraded="partially_published",
+            )
+            post_with("failed", "failed", "failed")
+            post_with("publishing", "needs_review", "pending")  # a retry is on its way: still publishing
+            post_with("cancelled", "needs_review", "cancelled")  # the author's choice stands
+            # 0009 moves this one's destination to review (an unconfirmed try, then a failure).
+            post = make_post(session, workspace, status="failed")
+            moved = make_destination(session, post, one, status="failed")
+            session.add(PublishAttempt(destination_id=moved.id, attempt_number=1, outcome="unknown"))
+            expected[post.id] = ("failed", "needs_review", "failed")
+            session.commit()
+
+        def rows() -> dict[str, int]:
+            with engine.connect() as connection:
+                return {
+                    table: connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+                    for table in ("posts", "post_destinations", "publish_attempts", "notifications")
+                }
+
+        def statuses() -> dict[int, str]:
+            with engine.connect() as connection:
+                return dict(connection.execute(sa.text("SELECT id, status FROM posts")).all())
+
+        def accepts_needs_review() -> bool:
+            try:
+                with engine.begin() as connection:
+                    connection.execute(sa.text("UPDATE posts SET status = 'needs_review'"))
+                    raise LookupError("accepted; undo it")
+            except LookupError:
+                return True
+            except sa.exc.IntegrityError:
+                return False
+
+        before = rows()
+        assert not accepts_needs_review()
+
+        migrate(empty_database_url)
+        engine.dispose()
+        assert rows() == before
+        assert statuses() == {ident: after for ident, (_, after, _) in expected.items()}
+        assert accepts_needs_review()
+        assert schema_differences(engine) == []
+        assert database_check_constraints(engine) == model_check_constraints()
+
+        downgrade(empty_database_url, "0009")
+        engine.dispose()
+        assert rows() == before
+        assert statuses() == {ident: back for ident, (_, _, back) in expected.items()}
+        assert not accepts_needs_review()
+        # The destinations still reference the rebuilt table: deleting a post takes its own along.
+        gone = next(iter(expected))
+        with engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM posts WHERE id = :id"), {"id": gone})
+        with engine.connect() as connection:
+            left = connection.execute(
+                sa.text("SELECT count(*) FROM post_destinations WHERE post_id = :id"), {"id": gone}
+            ).scalar_one()
+        assert (left, rows()["post_destinations"]) == (0, before["post_destinations"] - 2)

@@ -19,7 +19,8 @@ The database is the source of truth; the queue only carries "look at destination
 * `release_interrupted` does the same for one row at once when the worker's soft time limit cut
   its publish short outside the platform call (inside it, the call's outcome says what happened:
   nothing sent → a retry, a request out → `Unknown`).
-* `resolve_review` records that person's answer.
+* `resolve_review` records that person's answer: it was published, post it again, or it was not
+  published (then it is an ordinary failure, retried only when someone asks).
 
 Outcomes (see `platforms/base.py`): Published → published; RateLimited → wait until the
 platform's reset (the whole account waits), no attempt counted; Transient → exponential
@@ -32,7 +33,8 @@ every path that would fail that destination (the try limit, a rejection — a du
 is evidence it landed —, an expired sign-in, an account no longer connected, unreadable tokens,
 a missing adapter) sends it to needs_review instead, until a person has answered the review
 (`publish_history`). The reaper only ever retries or asks for review; disconnecting an account
-and the posts page's retry and edit follow the same rule.
+and the posts page's retry and edit follow the same rule. The post as a whole then reads
+`needs_review` too (`post_status.derive_post_status`), never failed or partially published.
 
 Plain Python and SQLAlchemy: the Celery tasks in `worker/tasks.py` are thin doors into this.
 Works the same on PostgreSQL (row locks, `SKIP LOCKED`) and SQLite (one writer at a time).
@@ -40,6 +42,7 @@ Works the same on PostgreSQL (row locks, `SKIP LOCKED`) and SQLite (one writer a
 
 from __future__ import annotations
 
+import enum
 import logging
 import random
 import time
@@ -84,7 +87,7 @@ from postforge.services.alerts import notifications
 from postforge.services.channels import account_tokens, publish_limits
 from postforge.services.content import post_status, publish_history
 from postforge.services.infra import token_crypto
-from postforge.services.kernel.errors import Conflict, NotFound
+from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
 from postforge.services.tenancy import workspaces
 from postforge.settings import get_settings
 
@@ -92,11 +95,13 @@ logger = logging.getLogger(__name__)
 
 D = DestinationStatus
 # Posts whose pending destinations may go out. Drafts never (their destinations wait with no
-# time); cancelled, deleted and fully published posts have nothing left to send.
+# time); cancelled, deleted and fully published posts have nothing left to send. (A post with a
+# pending destination derives to scheduled or publishing; the outcomes are listed for safety.)
 DISPATCHABLE_POSTS = (
     PostStatus.SCHEDULED,
     PostStatus.PUBLISHING,
     PostStatus.PARTIALLY_PUBLISHED,
+    PostStatus.NEEDS_REVIEW,
     PostStatus.FAILED,
 )
 FINISH_TRIES = 5
@@ -609,7 +614,7 @@ def _unknown(
     label = adapter.label if adapter else "the platform's"
     message = (
         "The platform may have published this post — the connection dropped before it confirmed. "
-        f"Check your {label} profile: mark it as published, or post it again."
+        f"Check your {label} profile: mark it as published, post it again, or mark it as not published."
     )
     if error:
         message += f" ({error})"
@@ -728,6 +733,14 @@ def _settle_post(session: Session, post_id: int, now: datetime) -> PostStatus | 
         return None
     published = derived in (PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED)
     _set_post_status(session, {post_id}, derived, now, published_at=now if published else None)
+    if derived == PostStatus.NEEDS_REVIEW and D.PUBLISHED in statuses:
+        # Still owed an answer (its status may not change), but out on another account already.
+        session.execute(
+            sa.update(Post)
+            .where(col(Post.id) == post_id, col(Post.published_at).is_(None))
+            .values(published_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return derived
 
 
@@ -876,15 +889,42 @@ def _adapter_or_none(
 # --- A person's answer for a destination that needs review ---------------------------------------
 
 
-def resolve_review(
-    session: Session, *, user_id: int, workspace_id: int, destination_id: int, published: bool
-) -> None:
-    """The user checked the platform: "it was published" or "post it again" (the caller commits).
+class ReviewAnswer(enum.StrEnum):
+    """What a person found on the platform for a destination that needs review."""
 
-    Posting again keeps the destination's idempotency key: a platform that deduplicates returns
-    the original post if the first request did land after all.
+    PUBLISHED = "published"  # it is there: record it as published
+    POST_AGAIN = "post_again"  # send it once more now (same idempotency key)
+    NOT_PUBLISHED = "not_published"  # it is not there: an ordinary failure, retried when asked
+
+
+REVIEW_ANSWERS = ", ".join(f"“{answer.value}”" for answer in ReviewAnswer)
+NOT_PUBLISHED_MESSAGE = (
+    "You checked the account and the post was not there, so it counts as failed. "
+    "Retry it when you want it posted."
+)
+
+
+def resolve_review(
+    session: Session, *, user_id: int, workspace_id: int, destination_id: int, answer: ReviewAnswer | str
+) -> None:
+    """The user checked the platform and answers (the caller commits):
+
+    * "it was published" → published, with no platform id (a person said it is there);
+    * "post it again" → pending now: the worker sends it once more;
+    * "it was not published" → failed with a message saying so: nothing is sent until someone
+      retries the post, and a retry then sends it like any failure.
+
+    Every answer keeps the destination's idempotency key: a platform that deduplicates returns
+    the original post if the first request did land after all. The answer covers every try made
+    so far (`publish_history.mark_reviewed`): what fails after it, fails.
     """
     workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="write_posts")
+    try:
+        answer = ReviewAnswer(str(answer))
+    except ValueError:
+        raise ValidationFailed(
+            f"Unknown answer {str(answer)[:40]!r}: choose one of {REVIEW_ANSWERS}."
+        ) from None
     destination = session.get(PostDestination, destination_id) if isinstance(destination_id, int) else None
     post = session.get(Post, destination.post_id) if destination else None
     if (
@@ -898,7 +938,7 @@ def resolve_review(
         raise Conflict("This account's post no longer needs checking — reload to see where it stands.")
     now = utcnow()
     checked = publish_history.mark_reviewed(session, destination)  # what fails after this, fails
-    if published:
+    if answer == ReviewAnswer.PUBLISHED:
         state = dict(checked)
         state["confirmed_by_user_id"] = user_id  # no platform id: a person said it is there
         _set_destination(
@@ -910,7 +950,7 @@ def resolve_review(
             last_error="",
             platform_state=state,
         )
-    else:
+    elif answer == ReviewAnswer.POST_AGAIN:
         _set_destination(
             session,
             destination,
@@ -921,6 +961,19 @@ def resolve_review(
             last_error="",
             lease_until=None,
             platform_state=checked,
+        )
+    else:
+        state = dict(checked)
+        state["not_found_by_user_id"] = user_id  # a person looked and it was not there
+        _set_destination(
+            session,
+            destination,
+            now,
+            status=D.FAILED,
+            next_attempt_at=None,
+            last_error=NOT_PUBLISHED_MESSAGE,
+            lease_until=None,
+            platform_state=state,
         )
     _settle_post(session, post.id or 0, now)
 

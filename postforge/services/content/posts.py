@@ -759,7 +759,8 @@ def _cancel(session: Session, post: Post, expected_version: int | None) -> PostV
 
 def _retry(session: Session, post: Post, expected_version: int | None) -> PostView:
     current = post_status.status_of(post.status)
-    if current not in (PostStatus.FAILED, PostStatus.PARTIALLY_PUBLISHED):
+    # A post awaiting a review answer may still retry its failed accounts: those are not live.
+    if current not in (PostStatus.FAILED, PostStatus.PARTIALLY_PUBLISHED, PostStatus.NEEDS_REVIEW):
         raise Conflict(f"This post is {post_status.LABELS[current]}: only failed posts can be retried.")
     version = _expect(post, expected_version, overwrite=False)
     destinations = _destinations(session, post.id or 0)

@@ -7,7 +7,8 @@ marked failed and never sent again by a retry or an edit: whatever happens after
 transient errors up to the try limit, a rejection (a "duplicate" refusal is evidence it landed),
 an expired sign-in, a disconnected account — it ends in `needs_review`, where the person is asked
 to check. The answer is remembered in the destination's `platform_state` as the last attempt
-number it covers, so failures after "post it again" are ordinary failures again.
+number it covers, so failures after "post it again" (or a retry after "it was not published") are
+ordinary failures again.
 
 Reads `PublishAttempt` rows only; imported by the publishing engine, the posts service and
 account disconnection alike (it imports none of them).
@@ -25,7 +26,8 @@ from postforge.models import AttemptOutcome, PostDestination, PublishAttempt
 REVIEWED_THROUGH = "reviewed_through_attempt"  # platform_state key: tries up to this one were checked
 MAY_BE_LIVE = (
     "An earlier try may already have published this post: the platform never confirmed it. "
-    "Check the account's profile, then mark it as published or post it again."
+    "Check the account's profile, then say whether it was published, should be posted again, "
+    "or was not published."
 )
 
 

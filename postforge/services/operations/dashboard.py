@@ -34,6 +34,8 @@ class DashboardFigures:
     connected_accounts: int
     accounts_needing_reconnect: int
     failed_destinations: int
+    # Accounts whose post may be live but was never confirmed: a person has to check them.
+    review_destinations: int
     upcoming: list[UpcomingPost] = field(default_factory=list)
 
     @property
@@ -74,22 +76,25 @@ def dashboard_figures(
             .group_by(SocialAccount.status)
         ).all()
     )
-    failed = session.exec(
-        select(func.count())
-        .select_from(PostDestination)
-        .join(Post, Post.id == PostDestination.post_id)
-        .where(
-            *live_posts,
-            PostDestination.status.in_([DestinationStatus.FAILED, DestinationStatus.NEEDS_REVIEW]),  # type: ignore[attr-defined]
-        )
-    ).one()
+    problems = dict(
+        session.exec(
+            select(PostDestination.status, func.count())
+            .join(Post, Post.id == PostDestination.post_id)
+            .where(
+                *live_posts,
+                PostDestination.status.in_([DestinationStatus.FAILED, DestinationStatus.NEEDS_REVIEW]),  # type: ignore[attr-defined]
+            )
+            .group_by(PostDestination.status)
+        ).all()
+    )
     return DashboardFigures(
         credits=credits,
         posts_by_status={str(status): count for status, count in by_status.items()},
         scheduled_next_7_days=scheduled_soon,
         connected_accounts=account_counts.get(AccountStatus.CONNECTED, 0),
         accounts_needing_reconnect=account_counts.get(AccountStatus.NEEDS_RECONNECT, 0),
-        failed_destinations=failed,
+        failed_destinations=problems.get(DestinationStatus.FAILED, 0),
+        review_destinations=problems.get(DestinationStatus.NEEDS_REVIEW, 0),
         upcoming=[
             UpcomingPost(id=p.id or 0, content=p.content, scheduled_at=p.scheduled_at, status=str(p.status))
             for p in upcoming_rows

@@ -22,14 +22,13 @@ from postforge.models import (
     Platform,
     Post,
     PostDestination,
-    PostStatus,
     Role,
     SandboxPost,
     utcnow,
 )
 from postforge.services.alerts import notifications
 from postforge.services.channels import live_status
-from postforge.services.content import posts
+from postforge.services.content import post_status, posts
 from postforge.services.identity import accounts_auth
 from postforge.services.kernel import timefmt
 from postforge.state.calendar import CalendarState
@@ -119,18 +118,8 @@ def _finish(post_id: int, account_id: int, status: DestinationStatus, error: str
         statuses = [
             d.status for d in session.exec(select(PostDestination).where(PostDestination.post_id == post_id))
         ]
-        post_status = (
-            PostStatus.PUBLISHED
-            if all(s == DestinationStatus.PUBLISHED for s in statuses)
-            else PostStatus.FAILED
-            if all(s == DestinationStatus.FAILED for s in statuses)
-            else PostStatus.PARTIALLY_PUBLISHED
-            if DestinationStatus.PUBLISHED in statuses and DestinationStatus.FAILED in statuses
-            else PostStatus.PUBLISHING
-        )
-        session.execute(
-            sa.update(Post).where(Post.id == post_id).values(status=post_status, updated_at=later)
-        )
+        derived = post_status.derive_post_status(statuses)
+        session.execute(sa.update(Post).where(Post.id == post_id).values(status=derived, updated_at=later))
         kind = {
             DestinationStatus.PUBLISHED: NotificationKind.PUBLISHED,
             DestinationStatus.FAILED: NotificationKind.FAILED,
@@ -381,6 +370,16 @@ async def test_the_dashboard_counts_a_failure_live(world) -> None:
     assert dashboard.failed_destinations == 1
 
 
+async def test_the_dashboard_counts_what_needs_review_apart_from_failures(world) -> None:
+    root = await _root(world["tokens"]["Alice"])
+    dashboard = await root.get_state(DashboardState)
+    _finish(world["post"], world["sandbox"], DestinationStatus.NEEDS_REVIEW, "Timed out after sending")
+    _finish(world["post"], world["x"], DestinationStatus.FAILED, "boom")
+    await dashboard.refresh_live()
+    assert (dashboard.failed_destinations, dashboard.review_destinations) == (1, 1)
+    assert [(c.status, c.count) for c in dashboard.status_counts] == [("needs review", 1)]
+
+
 async def test_the_sandbox_feed_shows_new_posts_of_the_workspace_only(world) -> None:
     root = await _root(world["tokens"]["Alice"])
     feed = await root.get_state(SandboxFeedState)
@@ -411,13 +410,49 @@ async def test_a_destination_needing_review_is_answered_from_the_details(world) 
     assert details["@demo on Sandbox"].last_error == "The connection dropped mid-request"
     assert not table.detail_can_retry, "retry is for failures; an unconfirmed post is answered instead"
 
-    toast = await table.resolve_review(details["@demo on Sandbox"].id, True)
+    assert table.detail_status == "needs review" and table.detail_color == "orange"
+
+    toast = await table.resolve_review(details["@demo on Sandbox"].id, "published")
     assert "Marked as published" in _script(toast)
-    toast = await table.resolve_review(details["@brand on X"].id, False)
+    toast = await table.resolve_review(details["@brand on X"].id, "post_again")
     assert "posted again" in _script(toast)
     details = {d.account: d for d in table.detail_destinations}
     assert details["@demo on Sandbox"].status == "published"
     assert details["@brand on X"].status == "pending" and details["@brand on X"].last_error == ""
 
-    toast = await table.resolve_review(details["@brand on X"].id, True)  # a second answer, e.g. another tab
+    toast = await table.resolve_review(
+        details["@brand on X"].id, "published"
+    )  # a second answer, e.g. another tab
     assert "no longer needs checking" in _script(toast)
+
+
+async def test_a_post_that_may_be_live_reads_needs_review_until_it_was_not_published(world) -> None:
+    _finish(world["post"], world["sandbox"], DestinationStatus.NEEDS_REVIEW, "Timed out after sending")
+    _finish(world["post"], world["x"], DestinationStatus.FAILED, "Text too long")
+    root = await _root(world["tokens"]["Alice"])
+    table = await root.get_state(PostsState)
+    await table.load()
+    [row] = table.rows
+    assert (row.status_label, row.status_color) == ("needs review", "orange")
+    assert not row.can_edit and not row.can_cancel, "a post that may be live is answered first"
+    assert row.can_retry, "its failed account is not live: that one may be retried"
+    await table.set_status_filter("needs_review")
+    assert [r.id for r in table.rows] == [world["post"]]
+    await table.set_status_filter("failed")
+    assert table.rows == []
+
+    await table.open_details(world["post"])
+    review = next(d for d in table.detail_destinations if d.needs_review)
+    toast = await table.resolve_review(review.id, "maybe")  # not one of the three answers
+    assert "choose one of" in _script(toast)
+    toast = await table.resolve_review(review.id, "not_published")
+    assert "Marked as not published" in _script(toast)
+    details = {d.account: d for d in table.detail_destinations}
+    assert details["@demo on Sandbox"].failed and "was not there" in details["@demo on Sandbox"].last_error
+    assert table.detail_status == "failed" and table.detail_can_retry
+    assert [r.id for r in table.rows] == [world["post"]], "the failed filter now finds it"
+
+    bob = await (await _root(world["tokens"]["Bob"])).get_state(PostsState)
+    await bob.load()
+    toast = await bob.resolve_review(details["@brand on X"].id, "published")  # another workspace's
+    assert "does not exist" in _script(toast)

@@ -46,7 +46,8 @@ from postforge.platforms.base import (
 )
 from postforge.services.channels import account_tokens, publishing
 from postforge.services.channels.publish_limits import TableBuckets
-from postforge.services.kernel.errors import Conflict, NotFound, PermissionDenied
+from postforge.services.channels.publishing import ReviewAnswer
+from postforge.services.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from postforge.settings import load_settings
 from tests.support.factories import (
     make_destination,
@@ -423,9 +424,9 @@ def test_unknown_on_a_platform_without_idempotency_needs_review(engine, world):
     assert row.status == DestinationStatus.NEEDS_REVIEW
     assert row.last_error.startswith(
         "The platform may have published this post — the connection dropped before it confirmed. "
-        "Check your Mastodon profile: mark it as published, or post it again."
+        "Check your Mastodon profile: mark it as published, post it again, or mark it as not published."
     )
-    assert post(engine, post_id).status == PostStatus.FAILED
+    assert post(engine, post_id).status == PostStatus.NEEDS_REVIEW
     assert [n.kind for n in notices(engine)] == [NotificationKind.NEEDS_REVIEW]
     assert len(outbox(engine)) == 1
     # Nothing retries it by itself.
@@ -681,7 +682,7 @@ def test_the_reaper_sends_a_publish_cut_short_to_review_where_the_platform_canno
     assert "may have published" in row.last_error
     [attempt] = attempts(engine, dest)
     assert (attempt.outcome, attempt.finished_at) == (AttemptOutcome.UNKNOWN, later)
-    assert post(engine, post_id).status == PostStatus.FAILED
+    assert post(engine, post_id).status == PostStatus.NEEDS_REVIEW
     assert [n.kind for n in notices(engine)] == [NotificationKind.NEEDS_REVIEW]
 
 
@@ -729,7 +730,11 @@ def test_the_user_confirms_it_was_published(engine, world):
     post_id, dest = needing_review(engine, world)
     with Session(engine) as session:
         publishing.resolve_review(
-            session, user_id=world.author, workspace_id=world.workspace, destination_id=dest, published=True
+            session,
+            user_id=world.author,
+            workspace_id=world.workspace,
+            destination_id=dest,
+            answer=ReviewAnswer.PUBLISHED,
         )
         session.commit()
     row = destination(engine, dest)
@@ -743,7 +748,11 @@ def test_the_user_posts_it_again_with_the_same_key(engine, world):
     key = destination(engine, dest).idempotency_key
     with Session(engine) as session:
         publishing.resolve_review(
-            session, user_id=world.author, workspace_id=world.workspace, destination_id=dest, published=False
+            session,
+            user_id=world.author,
+            workspace_id=world.workspace,
+            destination_id=dest,
+            answer=ReviewAnswer.POST_AGAIN,
         )
         session.commit()
     row = destination(engine, dest)
@@ -763,7 +772,7 @@ def test_review_answers_are_refused_to_viewers_outsiders_and_settled_rows(engine
                     user_id=user_id,
                     workspace_id=world.workspace,
                     destination_id=dest,
-                    published=True,
+                    answer=ReviewAnswer.PUBLISHED,
                 )
         with pytest.raises(NotFound):
             publishing.resolve_review(
@@ -771,10 +780,14 @@ def test_review_answers_are_refused_to_viewers_outsiders_and_settled_rows(engine
                 user_id=world.author,
                 workspace_id=world.workspace,
                 destination_id=10**9,
-                published=True,
+                answer=ReviewAnswer.PUBLISHED,
             )
         publishing.resolve_review(
-            session, user_id=world.author, workspace_id=world.workspace, destination_id=dest, published=True
+            session,
+            user_id=world.author,
+            workspace_id=world.workspace,
+            destination_id=dest,
+            answer=ReviewAnswer.PUBLISHED,
         )
         with pytest.raises(Conflict):
             publishing.resolve_review(
@@ -782,8 +795,129 @@ def test_review_answers_are_refused_to_viewers_outsiders_and_settled_rows(engine
                 user_id=world.author,
                 workspace_id=world.workspace,
                 destination_id=dest,
-                published=False,
+                answer=ReviewAnswer.POST_AGAIN,
             )
+
+
+def answer_review(
+    engine, world, dest: int, answer: ReviewAnswer | str, *, user_id: int | None = None
+) -> None:
+    with Session(engine) as session:
+        publishing.resolve_review(
+            session,
+            user_id=user_id or world.author,
+            workspace_id=world.workspace,
+            destination_id=dest,
+            answer=answer,
+        )
+        session.commit()
+
+
+def test_the_user_found_it_was_not_published_so_it_fails_and_waits_for_a_retry(engine, world):
+    from postforge.services.content import posts
+
+    post_id, dest = needing_review(engine, world)
+    assert post(engine, post_id).status == PostStatus.NEEDS_REVIEW
+    before = destination(engine, dest)
+
+    answer_review(engine, world, dest, ReviewAnswer.NOT_PUBLISHED)
+
+    row = destination(engine, dest)
+    assert (row.status, row.last_error, row.next_attempt_at) == (
+        DestinationStatus.FAILED,
+        publishing.NOT_PUBLISHED_MESSAGE,
+        None,
+    )
+    assert (row.idempotency_key, row.attempts) == (before.idempotency_key, before.attempts)
+    assert row.platform_state["not_found_by_user_id"] == world.author
+    assert post(engine, post_id).status == PostStatus.FAILED
+    assert publishing.dispatch_due(engine, now=utcnow() + timedelta(days=1), settings=SETTINGS) == []
+    assert [n.kind for n in notices(engine)] == [NotificationKind.NEEDS_REVIEW]  # the answer adds none
+
+    # A person checked: the retry is an ordinary one, with the same key.
+    with Session(engine) as session:
+        posts.retry_failed(session, actor_id=world.author, workspace_id=world.workspace, post_id=post_id)
+        session.commit()
+    assert post(engine, post_id).status == PostStatus.SCHEDULED
+    adapter = ScriptedAdapter(Published("7"))
+    assert dispatch_and_publish(engine, dest, adapter).status == "published"
+    assert adapter.calls[0].idempotency_key == before.idempotency_key
+    assert post(engine, post_id).status == PostStatus.PUBLISHED
+
+
+def test_a_post_waiting_for_review_settles_as_each_account_is_answered(engine, world):
+    post_id, [first, second] = schedule(engine, world, accounts=(world.account, world.second_account))
+    publishing.dispatch_due(engine, settings=SETTINGS)
+    for dest in (first, second):
+        assert publish(engine, dest, ScriptedAdapter(Unknown("reset by peer"))).status == "needs_review"
+    assert post(engine, post_id).status == PostStatus.NEEDS_REVIEW
+
+    answer_review(engine, world, first, ReviewAnswer.PUBLISHED)
+    # One account is live, the other is still owed an answer: not "partially published" yet.
+    settled = post(engine, post_id)
+    assert settled.status == PostStatus.NEEDS_REVIEW
+    assert settled.published_at is not None  # it did go out somewhere
+
+    answer_review(engine, world, second, ReviewAnswer.NOT_PUBLISHED)
+    assert post(engine, post_id).status == PostStatus.PARTIALLY_PUBLISHED
+
+
+def test_review_answers_refuse_bad_input_other_workspaces_and_stale_rows(engine, world):
+    from postforge.models import User
+
+    post_id, dest = needing_review(engine, world)
+    with Session(engine) as session:  # the outsider's own workspace, with a post awaiting review
+        theirs = make_workspace(session)
+        make_membership(session, theirs, session.get(User, world.outsider), role=Role.ADMIN)
+        their_post = make_post(session, theirs, status=PostStatus.NEEDS_REVIEW)
+        their_account = make_social_account(session, theirs)
+        their_dest = make_destination(
+            session, their_post, their_account, status=DestinationStatus.NEEDS_REVIEW
+        )
+        session.commit()
+        theirs_id, their_dest_id = theirs.id, their_dest.id
+
+    def answer(destination_id, said, *, user_id=world.author, workspace_id=world.workspace):
+        with Session(engine) as session:
+            publishing.resolve_review(
+                session,
+                user_id=user_id,
+                workspace_id=workspace_id,
+                destination_id=destination_id,
+                answer=said,
+            )
+            session.commit()
+
+    with pytest.raises(ValidationFailed, match="choose one of"):
+        answer(dest, "maybe")
+    with pytest.raises(PermissionDenied):
+        answer(dest, ReviewAnswer.NOT_PUBLISHED, user_id=world.viewer)
+    # Another workspace's destination, whoever asks and from wherever: not there.
+    with pytest.raises(NotFound):
+        answer(their_dest_id, ReviewAnswer.NOT_PUBLISHED)
+    with pytest.raises(NotFound):
+        answer(dest, ReviewAnswer.NOT_PUBLISHED, user_id=world.outsider, workspace_id=theirs_id)
+    with pytest.raises(NotFound):
+        answer(str(dest), ReviewAnswer.NOT_PUBLISHED)  # ids come as integers only
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.NEEDS_REVIEW, "a refused answer changes nothing"
+    assert destination(engine, their_dest_id).status == DestinationStatus.NEEDS_REVIEW
+
+    answer(dest, ReviewAnswer.NOT_PUBLISHED)
+    for said in ReviewAnswer:  # a second answer (another tab, a stale page)
+        with pytest.raises(Conflict, match="no longer needs checking"):
+            answer(dest, said)
+    assert destination(engine, dest).status == DestinationStatus.FAILED
+
+    gone_post, gone = needing_review(engine, world)
+    with Session(engine) as session:  # a deleted post's review cannot be answered
+        row_post = session.get(Post, gone_post)
+        row_post.deleted_at = utcnow()
+        session.add(row_post)
+        session.commit()
+    with pytest.raises(NotFound):
+        answer(gone, ReviewAnswer.PUBLISHED)
+    assert post(engine, post_id).status == PostStatus.FAILED
 
 
 # --- An earlier Unknown: the post may be live, so nothing ends "failed" -----------------------------
@@ -882,7 +1016,11 @@ def test_once_a_person_checked_later_failures_are_ordinary_failures(engine, worl
     _, dest = needing_review(engine, world)
     with Session(engine) as session:
         publishing.resolve_review(
-            session, user_id=world.author, workspace_id=world.workspace, destination_id=dest, published=False
+            session,
+            user_id=world.author,
+            workspace_id=world.workspace,
+            destination_id=dest,
+            answer=ReviewAnswer.POST_AGAIN,
         )
         session.commit()
     adapter = ScriptedAdapter(Rejected("Validation failed: Text character limit of 500 exceeded", 422))
@@ -892,7 +1030,11 @@ def test_once_a_person_checked_later_failures_are_ordinary_failures(engine, worl
     _, again = needing_review(engine, world)
     with Session(engine) as session:
         publishing.resolve_review(
-            session, user_id=world.author, workspace_id=world.workspace, destination_id=again, published=False
+            session,
+            user_id=world.author,
+            workspace_id=world.workspace,
+            destination_id=again,
+            answer=ReviewAnswer.POST_AGAIN,
         )
         session.commit()
     assert (

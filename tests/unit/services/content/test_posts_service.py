@@ -645,6 +645,45 @@ def test_retry_of_a_wholly_failed_post_schedules_it_and_review_is_never_retried(
             posts.retry_failed(session, actor_id=team.user, workspace_id=team.workspace, post_id=single.id)
 
 
+def test_a_post_that_may_be_live_is_answered_first_not_edited_moved_or_cancelled(engine, team):
+    with Session(engine) as session:
+        post = scheduled(session, team, account_ids=[team.sandbox, team.x])
+        _fail(session, post.id, statuses=(DestinationStatus.NEEDS_REVIEW, DestinationStatus.FAILED))
+        session.commit()
+        view = posts.get_post(session, actor_id=team.user, workspace_id=team.workspace, post_id=post.id)
+        assert view.status == "needs_review"
+        who = {"actor_id": team.user, "workspace_id": team.workspace, "post_id": post.id}
+        refusals = [
+            lambda: edit(session, team, view, content="A new text"),
+            lambda: edit(session, team, view, scheduled_at=None),
+            lambda: posts.reschedule(session, scheduled_at=soon(5), expected_version=view.version, **who),
+            lambda: posts.cancel_post(session, **who),
+        ]
+        for refused in refusals:
+            with pytest.raises(Conflict, match="Answer the review first: check the platform"):
+                refused()
+        with pytest.raises(Conflict, match="can't become cancelled"):
+            posts.cancel_post(session, **who)
+        with pytest.raises(Conflict, match="Nothing was changed"):
+            posts.bulk_cancel(session, actor_id=team.user, workspace_id=team.workspace, post_ids=[post.id])
+        session.commit()
+        assert session.get(Post, post.id).status == PostStatus.NEEDS_REVIEW
+        assert sorted(d.status for d in session.exec(select(PostDestination)).all()) == [
+            DestinationStatus.FAILED,
+            DestinationStatus.NEEDS_REVIEW,
+        ]
+
+        # Deleting hides it and stops the failed account; the post keeps saying it may be live.
+        posts.delete_post(session, **who)
+        session.commit()
+        row = session.get(Post, post.id)
+        assert (row.status, row.deleted_at is not None) == (PostStatus.NEEDS_REVIEW, True)
+        assert sorted(d.status for d in session.exec(select(PostDestination)).all()) == [
+            DestinationStatus.CANCELLED,
+            DestinationStatus.NEEDS_REVIEW,
+        ]
+
+
 def test_duplicate_makes_a_new_draft_with_the_same_accounts_and_versions(engine, team):
     with Session(engine) as session:
         post = scheduled(

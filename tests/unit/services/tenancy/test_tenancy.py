@@ -221,7 +221,7 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "slot_id": world.slot_id,
         "slots": [(2, "11:00")],
         "destination_id": world.destination_id,
-        "published": True,
+        "answer": "not_published",
         "redirect_uri": "https://postforge.example/api/accounts/connect/sandbox/callback",
         "reconnect_account_id": world.account_id,
         "handle": "@hijacked",
