@@ -94,12 +94,17 @@ def chunks(item: MediaItem, size: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
         stream.close()
 
 
-def read_small(item: MediaItem, limit: int) -> bytes:
-    """A whole file that is known to be small (an image under its platform's cap)."""
-    data = b"".join(chunks(item, 1024 * 1024))
-    if len(data) > limit:
-        raise MediaUnreadable(f"File {item.media_id} is larger than {limit:,} bytes.")
-    return data
+def read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes from `stream` (a raw stream may return fewer per read); fewer only at its end."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        block = stream.read(left)
+        if not block:
+            break
+        parts.append(block)
+        left -= len(block)
+    return b"".join(parts)
 
 
 def unreadable(error: MediaUnreadable) -> Transient:
