@@ -308,7 +308,8 @@ def _item_problems(
                 offer,
             )
         )
-        return problems  # the other limits depend on the kind of file
+        if not (is_image(item) or is_video(item)):
+            return problems  # the other limits depend on the kind of file
     video = is_video(item)
     cap = rules.max_video_bytes if video else rules.max_image_bytes
     if item.size_bytes > cap:

@@ -65,6 +65,18 @@ def test_instagram_offers_to_convert_a_png_to_jpeg_without_doing_it():
     assert item.mime_type == "image/png"  # nothing was changed
 
 
+def test_a_wrong_format_is_reported_with_the_images_other_problems():
+    problems = messages(Platform.INSTAGRAM, [image("image/png", w=1000, h=3000, size=9 * MB)])
+    assert problems == [
+        "Instagram doesn't take PNG files (this image); it takes JPEG.",
+        "Instagram takes images up to 8 MB; this image is 9 MB.",
+        "Instagram needs 4:5 to 1.91:1; this image is 1:3.",
+    ]
+    assert messages(Platform.X, [MediaItem(url="https://cdn.example/f", mime_type="application/pdf")]) == [
+        "X doesn't take application/pdf files (this file); it takes GIF, JPEG, MOV, MP4, PNG or WebP."
+    ]
+
+
 def test_a_format_without_a_safe_conversion_gets_no_offer():
     [problem] = check_media(Platform.INSTAGRAM, [image("image/gif")])
     assert problem.offer is None
