@@ -210,7 +210,7 @@ class BlueskyAdapter(PlatformAdapter):
         except ConnectFailed as error:
             return Rejected(f"The account's Bluesky server is unusable ({error.message}); reconnect it.")
         target = _Target(service, request.account)
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         with self.http() as client:
             saved_rkey = progress.state.get("rkey")
             if isinstance(saved_rkey, str) and TID_PATTERN.match(saved_rkey):
@@ -309,7 +309,9 @@ class BlueskyAdapter(PlatformAdapter):
                 return Rejected(f"Bluesky could not process the video: {detail}")
             return None  # created, encoding, scanning, uploading … or a state we don't know yet
 
-        found = media_upload.wait_for(check, polls=self.media_polls, interval=self.media_poll_interval)
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=progress.deadline
+        )
         if found is None:
             return media_upload.still_processing(self.label)
         if isinstance(found, dict):

@@ -83,7 +83,7 @@ class FacebookAdapter(PlatformAdapter):
                     not_idempotent=True,
                 )
                 return _published(answer, post_key="post_id")
-            progress = media_upload.Progress(request)
+            progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
             params: dict[str, Any] = {"message": request.text}
             for index, item in enumerate(request.media):
                 saved = progress.uploaded(item, index + 1)
@@ -104,7 +104,7 @@ class FacebookAdapter(PlatformAdapter):
         self, client: httpx.Client, graph: str, request: PublishRequest, item: MediaItem
     ) -> Outcome:
         page_id, token = request.account.platform_account_id, request.account.access_token
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         video_id = str(progress.state.get("video_id") or "")
         if not video_id:
             # This call makes the post (once processed): a lost answer is Unknown, never retried blindly.
@@ -138,7 +138,9 @@ class FacebookAdapter(PlatformAdapter):
                 return Rejected(f"Facebook could not process the video: {_video_error(status)}")
             return None
 
-        found = media_upload.wait_for(check, polls=self.media_polls, interval=self.media_poll_interval)
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=progress.deadline
+        )
         return found if found is not None else media_upload.still_processing(self.label)
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:

@@ -70,7 +70,7 @@ class InstagramAdapter(PlatformAdapter):
                 http_status=422,
             )
         api = self._container_api(request.account)
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         with self.http() as client:
             if len(request.media) == 1:
                 params = _container_params(request.text, request.media[0])

@@ -156,7 +156,7 @@ class LinkedInAdapter(PlatformAdapter):
     # -- media ----------------------------------------------------------------------------------
 
     def _media_content(self, client: httpx.Client, request: PublishRequest) -> dict[str, Any] | Outcome:
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         urns: list[str] = []
         for position, item in enumerate(request.media, start=1):
             try:
@@ -204,7 +204,7 @@ class LinkedInAdapter(PlatformAdapter):
             progress.remember(item, position, saved)
         urn = str(saved["urn"])
         if not saved.get("ready"):
-            ready = self._wait_until_available(client, request.account.access_token, urn)
+            ready = self._wait_until_available(client, request.account.access_token, urn, progress.deadline)
             if ready is not None:
                 return ready
             progress.remember(item, position, {**saved, "ready": True})
@@ -312,7 +312,9 @@ class LinkedInAdapter(PlatformAdapter):
             return response.headers.get("etag", "")
         return self._media_failure(response)
 
-    def _wait_until_available(self, client: httpx.Client, token: str, urn: str) -> Outcome | None:
+    def _wait_until_available(
+        self, client: httpx.Client, token: str, urn: str, deadline: float | None
+    ) -> Outcome | None:
         resource = "videos" if urn.startswith("urn:li:video:") else "images"
 
         def check() -> Outcome | bool | None:
@@ -338,7 +340,9 @@ class LinkedInAdapter(PlatformAdapter):
                 return Rejected(f"LinkedIn could not process the media: {reason}")
             return None
 
-        found = media_upload.wait_for(check, polls=self.media_polls, interval=self.media_poll_interval)
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=deadline
+        )
         if found is None:
             return media_upload.still_processing(self.label)
         return None if found is True else found  # type: ignore[return-value]

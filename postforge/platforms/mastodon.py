@@ -248,7 +248,7 @@ class MastodonAdapter(PlatformAdapter):
     def _upload_all(
         self, client: httpx.Client, instance: str, request: PublishRequest
     ) -> list[str] | Outcome:
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         media_ids: list[str] = []
         for position, item in enumerate(request.media, start=1):
             try:
@@ -279,7 +279,7 @@ class MastodonAdapter(PlatformAdapter):
             progress.remember(item, position, saved)
         media_id = str(saved["id"])
         if not saved.get("ready"):
-            ready = self._wait_until_processed(client, instance, token, media_id)
+            ready = self._wait_until_processed(client, instance, token, media_id, progress.deadline)
             if ready == "gone":  # the instance dropped it (unattached media expire): upload anew
                 progress.forget(item, position)
                 return self._uploaded(client, instance, token, progress, item, position)
@@ -314,7 +314,7 @@ class MastodonAdapter(PlatformAdapter):
         return {"id": str(attachment["id"]), "ready": ready}
 
     def _wait_until_processed(
-        self, client: httpx.Client, instance: str, token: str, media_id: str
+        self, client: httpx.Client, instance: str, token: str, media_id: str, deadline: float | None
     ) -> Outcome | str | None:
         """None once processed; "gone" when the instance no longer has the file; Rejected when
         processing failed; Transient when still processing after the bounded wait."""
@@ -334,7 +334,9 @@ class MastodonAdapter(PlatformAdapter):
                 return Rejected(f"Mastodon could not process the media: {message}", http_status=422)
             return _media_failure(response)
 
-        found = media_upload.wait_for(check, polls=self.media_polls, interval=self.media_poll_interval)
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=deadline
+        )
         if found is None:
             return media_upload.still_processing(self.label)
         return None if found == "ready" else found

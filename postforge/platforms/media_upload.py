@@ -36,9 +36,14 @@ class Progress:
     `remember` / `update`, each of which checkpoints the whole state at once.
     """
 
-    def __init__(self, request: PublishRequest) -> None:
+    def __init__(self, request: PublishRequest, *, budget: float | None = None) -> None:
         self.state: dict[str, Any] = dict(request.state)
         self._checkpoint = request.checkpoint
+        # When this publish stops waiting for processing (monotonic clock): see `wait_budget`.
+        self.deadline = time.monotonic() + budget if budget is not None else None
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def uploaded(self, item: MediaItem, position: int) -> Any:
         return (self.state.get("media") or {}).get(media_key(item, position))
@@ -122,17 +127,35 @@ def upload_outcome(outcome: Outcome) -> Outcome:
     return outcome
 
 
+def wait_budget(settings: Any) -> float:
+    """How long one publish may wait for the platform to process its media, in all.
+
+    A publish must end well inside its lease (the task's soft limit is 3/4 of it), so the wait is
+    a third of the lease: a file still processing then is picked up by the next try, which finds
+    it in the checkpoint instead of uploading it again.
+    """
+    lease = float(getattr(settings, "publish_lease_seconds", 120) or 120)
+    return max(lease / 3, 1.0)
+
+
 def wait_for(
-    check: Callable[[], T | None], *, polls: int, interval: float, sleep: Callable[[float], None] = time.sleep
+    check: Callable[[], T | None],
+    *,
+    polls: int,
+    interval: float,
+    deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> T | None:
     """Call `check` up to `polls` times, `interval` seconds apart, until it returns something;
-    None when it never did (the caller answers `Transient`, keeping its checkpoint)."""
+    None when it never did or `deadline` (monotonic) came first (the caller answers `Transient`,
+    keeping its checkpoint)."""
     for poll in range(max(polls, 1)):
         found = check()
         if found is not None:
             return found
-        if poll + 1 < polls:
-            sleep(interval)
+        if poll + 1 >= polls or (deadline is not None and time.monotonic() + interval > deadline):
+            return None
+        sleep(interval)
     return None
 
 

@@ -494,6 +494,8 @@ def carousel_children(
         saved = progress.uploaded(item, position)
         if isinstance(saved, dict) and saved.get("ready"):
             continue
+        if progress.out_of_time():
+            return media_upload.still_processing("Meta")
         status = _container_status(client, api, child_id)
         if status == "EXPIRED":  # older than a day: make it again on the next try
             progress.forget(item, position)

@@ -60,7 +60,7 @@ class ThreadsAdapter(PlatformAdapter):
 
     def publish(self, request: PublishRequest) -> Outcome:
         api = self._container_api(request.account)
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         with self.http() as client:
             if len(request.media) <= 1:
                 params = _container_params(request.text, request.media[0] if request.media else None)

@@ -117,7 +117,7 @@ class XAdapter(PlatformAdapter):
 
     def _upload_all(self, client: httpx.Client, request: PublishRequest) -> list[str] | Outcome:
         """Every file's X media id, uploading only what no earlier attempt left usable."""
-        progress = media_upload.Progress(request)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         media_ids: list[str] = []
         for position, item in enumerate(request.media, start=1):
             try:
@@ -146,7 +146,9 @@ class XAdapter(PlatformAdapter):
                 return saved
             progress.remember(item, position, saved)
         if not saved.get("ready"):
-            ready = self._wait_until_processed(client, token, str(saved["id"]), saved.get("processing"))
+            ready = self._wait_until_processed(
+                client, token, str(saved["id"]), saved.get("processing"), progress.deadline
+            )
             if ready is not None:
                 return ready
             saved = {**saved, "ready": True}
@@ -205,7 +207,7 @@ class XAdapter(PlatformAdapter):
         }
 
     def _wait_until_processed(
-        self, client: httpx.Client, token: str, media_id: str, processing: Any
+        self, client: httpx.Client, token: str, media_id: str, processing: Any, deadline: float | None
     ) -> Outcome | None:
         """None once X processed the file; Rejected when processing failed; Transient when it
         is still going after the bounded wait (the saved upload is polled again next time)."""
@@ -233,7 +235,9 @@ class XAdapter(PlatformAdapter):
 
         if isinstance(first_wait, int | float) and first_wait > 0:
             time.sleep(min(float(first_wait), self.media_poll_interval))
-        found = media_upload.wait_for(check, polls=self.media_polls, interval=self.media_poll_interval)
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=deadline
+        )
         if found is None:
             return media_upload.still_processing(self.label)
         return None if found is True else found  # type: ignore[return-value]
