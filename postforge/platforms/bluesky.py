@@ -353,7 +353,7 @@ class BlueskyAdapter(PlatformAdapter):
             headers={
                 **_bearer(token),
                 "Content-Type": item.mime_type,
-                "Content-Length": str(item.size_bytes),
+                **media_upload.length_header(item.size_bytes),
             },
         )
         if not isinstance(response, httpx.Response):
@@ -465,7 +465,11 @@ def _upload_blob(client: httpx.Client, target: _Target, item: MediaItem) -> dict
         "POST",
         f"{target.service}/xrpc/com.atproto.repo.uploadBlob",
         content=media_upload.chunks(item),
-        headers={**target.auth, "Content-Type": item.mime_type, "Content-Length": str(item.size_bytes)},
+        headers={
+            **target.auth,
+            "Content-Type": item.mime_type,
+            **media_upload.length_header(item.size_bytes),
+        },
     )
     if not isinstance(response, httpx.Response):
         return response

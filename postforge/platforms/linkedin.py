@@ -218,7 +218,7 @@ class LinkedInAdapter(PlatformAdapter):
             return started
         value = started.get("value") or {}
         upload_url, urn = str(value.get("uploadUrl") or ""), str(value.get("image") or "")
-        if not upload_url.startswith(("https://", "http://")) or not urn.startswith("urn:li:image:"):
+        if not self._upload_url_ok(upload_url) or not urn.startswith("urn:li:image:"):
             return Transient("LinkedIn did not say where to upload the image.")
         # One PUT of the whole file: parts PUT to the same URL would overwrite each other.
         put = self._put_part(client, token, upload_url, media_upload.chunks(item), item.size_bytes)
@@ -244,7 +244,15 @@ class LinkedInAdapter(PlatformAdapter):
         value = started.get("value") or {}
         urn = str(value.get("video") or "")
         instructions = value.get("uploadInstructions")
-        if not urn.startswith("urn:li:video:") or not isinstance(instructions, list) or not instructions:
+        if (
+            not urn.startswith("urn:li:video:")
+            or not isinstance(instructions, list)
+            or not instructions
+            or not all(
+                isinstance(part, dict) and self._upload_url_ok(str(part.get("uploadUrl")))
+                for part in instructions
+            )
+        ):
             return Transient("LinkedIn did not say where to upload the video.")
         etags: list[str] = []
         stream = media_upload.open_stream(item)
@@ -275,6 +283,10 @@ class LinkedInAdapter(PlatformAdapter):
         )
         return finished if not isinstance(finished, dict) else urn
 
+    def _upload_url_ok(self, url: str) -> bool:
+        """The member's token goes with each upload: only to https (or to the API's own server)."""
+        return url.startswith("https://") or url.startswith(f"{self.settings.linkedin_api_base.rstrip('/')}/")
+
     def _media_action(
         self, client: httpx.Client, token: str, resource: str, action: str, body: dict[str, Any]
     ) -> dict[str, Any] | Outcome:
@@ -303,7 +315,7 @@ class LinkedInAdapter(PlatformAdapter):
             headers={
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/octet-stream",
-                "Content-Length": str(length),
+                **media_upload.length_header(length),
             },
         )
         if not isinstance(response, httpx.Response):

@@ -99,6 +99,11 @@ def chunks(item: MediaItem, size: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
         stream.close()
 
 
+def length_header(size: int) -> dict[str, str]:
+    """Content-Length for a streamed body when the size is known (else it goes chunked)."""
+    return {"Content-Length": str(size)} if size > 0 else {}
+
+
 def read_exactly(stream: BinaryIO, size: int) -> bytes:
     """`size` bytes from `stream` (a raw stream may return fewer per read); fewer only at its end."""
     parts: list[bytes] = []

@@ -148,6 +148,7 @@ class FakeLinkedIn:
     video_part_bytes: int = 4 * 1024 * 1024
     processing_steps: int = 1  # status reads answering PROCESSING before AVAILABLE
     fail_processing: set[str] = field(default_factory=set)  # "image" / "video"
+    upload_base: str = ""  # where upload URLs point (default: this fake)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -418,7 +419,7 @@ class FakeLinkedIn:
             return _rest_error(
                 403, "ACCESS_DENIED", f"Not enough permissions to upload as {body.get('owner')}"
             )
-        base = str(request.base_url).rstrip("/")
+        base = self.upload_base or str(request.base_url).rstrip("/")
         token = secrets.token_hex(8)
         if kind == "image":
             item = LinkedInMedia(f"urn:li:image:D4E{token}", "image", body["owner"], 0, [(0, -1)])

@@ -249,3 +249,10 @@ def test_ratio_text(w, h, text):
 def test_an_unknown_platform_is_an_error():
     with pytest.raises(ValueError, match="unknown platform"):
         check_media("myspace", [image()])
+
+
+def test_a_platform_without_written_rules_is_left_to_its_adapter(monkeypatch):
+    from postforge.platforms import media_rules
+
+    monkeypatch.delitem(media_rules._RULES, Platform.SANDBOX)
+    assert check_media(Platform.SANDBOX, [image("image/bmp")]) == []

@@ -627,3 +627,13 @@ def test_a_refresh_during_an_outage_is_unavailable(fake, adapter):
 
     with pytest.raises(RefreshUnavailable):
         adapter.refresh(account(fake, refresh_token=fake.issue_refresh_token()))
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_the_token_goes_to_no_upload_url_but_https_or_linkedins_own(fake, media_adapter, kind):
+    fake.upload_base = "http://uploads.example.net"
+
+    outcome = media_adapter.publish(request(fake, "Where?", media=(media(kind),)))
+
+    assert isinstance(outcome, Transient) and "did not say where to upload" in outcome.error
+    assert all(not item.received for item in fake.media.values()) and fake.posts == []
