@@ -357,7 +357,7 @@ class LinkedInAdapter(PlatformAdapter):
         )
         if found is None:
             return media_upload.still_processing(self.label)
-        return None if found is True else found  # type: ignore[return-value]
+        return None if found is True else found
 
     def _media_failure(self, response: httpx.Response) -> Outcome:
         message = _linkedin_message(response)

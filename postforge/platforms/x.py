@@ -240,7 +240,7 @@ class XAdapter(PlatformAdapter):
         )
         if found is None:
             return media_upload.still_processing(self.label)
-        return None if found is True else found  # type: ignore[return-value]
+        return None if found is True else found
 
     def _describe(self, client: httpx.Client, token: str, media_id: str, alt_text: str) -> Outcome | None:
         answer = _media_call(
