@@ -322,7 +322,7 @@ class BlueskyAdapter(PlatformAdapter):
     def _start_video_job(
         self, client: httpx.Client, target: _Target, item: MediaItem
     ) -> dict[str, Any] | Outcome:
-        host = urlsplit(target.service).netloc
+        host = _pds_host(client, target)
         auth = send(
             client,
             "GET",
@@ -457,6 +457,27 @@ def _create_post(client: httpx.Client, target: _Target, rkey: str, record: dict[
         if isinstance(existing, Published):
             return existing
     return _failure(response)
+
+
+def _pds_host(client: httpx.Client, target: _Target) -> str:
+    """The host of the account's own PDS, which the video service's token must name. An
+    account signed in through an entryway (bsky.social) lives on another host: the session's
+    DID document says which (`#atproto_pds`); without one, the server we talk to is the PDS."""
+    response = send(
+        client, "GET", f"{target.service}/xrpc/com.atproto.server.getSession", headers=target.auth
+    )
+    fallback = urlsplit(target.service).netloc
+    if not isinstance(response, httpx.Response) or response.status_code != 200:
+        return fallback
+    try:
+        services = (response.json().get("didDoc") or {}).get("service") or []
+    except (ValueError, AttributeError):
+        return fallback
+    for service in services if isinstance(services, list) else []:
+        if isinstance(service, dict) and str(service.get("id", "")).endswith("#atproto_pds"):
+            host = urlsplit(str(service.get("serviceEndpoint") or "")).netloc
+            return host or fallback
+    return fallback
 
 
 def _upload_blob(client: httpx.Client, target: _Target, item: MediaItem) -> dict[str, Any] | Outcome:

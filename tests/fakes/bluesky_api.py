@@ -23,6 +23,7 @@ What it implements:
 * `com.atproto.identity.resolveHandle` (accounts plus `directory`), `app.bsky.actor.getProfile`,
   `app.bsky.feed.getPosts` (counters settable on the stored record).
 
+* `com.atproto.server.getSession` with the DID document naming the PDS (`pds_endpoint`);
 * media: `com.atproto.repo.uploadBlob` (raw body, its Content-Type) → `{"blob": {"$type": "blob",
   "ref": {"$link"}, "mimeType", "size"}}`; `com.atproto.server.getServiceAuth` (aud `did:web:…`,
   lxm) → `{"token"}` for the video service, which lives on the same app here:
@@ -158,6 +159,8 @@ class FakeBluesky:
     jobs: dict[str, VideoJob] = field(default_factory=dict)
     fail_processing: set[str] = field(default_factory=set)  # video types whose processing fails
     processing_steps: int = 2  # getJobStatus reads before a job completes
+    pds_endpoint: str = ""  # the PDS the DID document names (default: this fake)
+    service_auth_audiences: list[str] = field(default_factory=list)  # `aud` of each service token
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -179,6 +182,7 @@ class FakeBluesky:
             "app.bsky.feed.getPosts": ("GET", self._get_posts),
             "com.atproto.repo.uploadBlob": ("POST", self._upload_blob),
             "com.atproto.server.getServiceAuth": ("GET", self._get_service_auth),
+            "com.atproto.server.getSession": ("GET", self._get_session),
             "app.bsky.video.uploadVideo": ("POST", self._upload_video),
             "app.bsky.video.getJobStatus": ("GET", self._get_job_status),
         }
@@ -466,6 +470,21 @@ class FakeBluesky:
             raise XrpcError(400, "InvalidRequest", "A blob needs a Content-Type and a body")
         return JSONResponse({"blob": self._blob_of(did, data, mime)})
 
+    async def _get_session(self, request: Request, received_at: float) -> Response:
+        did = self._authenticated(request)
+        account = self.accounts[did]
+        endpoint = self.pds_endpoint or str(request.base_url).rstrip("/")
+        did_doc = {
+            "id": did,
+            "alsoKnownAs": [f"at://{account.handle}"],
+            "service": [
+                {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": endpoint}
+            ],
+        }
+        return JSONResponse(
+            {"did": did, "handle": account.handle, "didDoc": did_doc, "active": account.active}
+        )
+
     async def _get_service_auth(self, request: Request, received_at: float) -> Response:
         did = self._authenticated(request)
         query = request.query_params
@@ -485,6 +504,7 @@ class FakeBluesky:
         )
         with self._lock:
             self._service_tokens[token] = did
+            self.service_auth_audiences.append(query["aud"])
         return JSONResponse({"token": token})
 
     async def _upload_video(self, request: Request, received_at: float) -> Response:

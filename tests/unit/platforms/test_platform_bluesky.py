@@ -677,3 +677,13 @@ def test_a_lost_blob_upload_answer_is_transient(bluesky: Bluesky) -> None:
 
     assert isinstance(outcome, Transient) and "nothing was posted" in outcome.error
     assert bluesky.fake.posts == []
+
+
+def test_the_video_token_names_the_accounts_own_pds_not_the_entryway(bluesky: Bluesky) -> None:
+    bluesky.fake.pds_endpoint = "https://morel.us-east.host.bsky.network"
+    destination = Destination(bluesky.account(), "Demo", media=(media("video"),))
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(outcome, Published)
+    assert bluesky.fake.service_auth_audiences == ["did:web:morel.us-east.host.bsky.network"]
