@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         ),
     )
     bluesky_service_url: str = Field("https://bsky.social", description="Bluesky PDS / entryway URL.")
+    bluesky_video_url: str = Field(
+        "https://video.bsky.app", description="Bluesky's video service (uploads and processes post videos)."
+    )
     linkedin_client_id: str = Field("", description="LinkedIn app client id. Empty: LinkedIn is not offered.")
     linkedin_client_secret: str = Field("", description="LinkedIn app client secret.")
     linkedin_api_base: str = Field("https://api.linkedin.com", description="LinkedIn REST API URL.")
@@ -290,6 +293,7 @@ class Settings(BaseSettings):
         "github_web_base",
         "github_api_base",
         "bluesky_service_url",
+        "bluesky_video_url",
         "linkedin_api_base",
         "linkedin_auth_base",
         "x_api_base",

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, BinaryIO, ClassVar, Literal
 
 import httpx
 
@@ -131,9 +131,23 @@ class AccountCredentials:
 
 @dataclass(frozen=True)
 class MediaItem:
-    url: str  # publicly fetchable (Meta platforms pull media from a URL)
+    """One image or video of a post, as an adapter sees it.
+
+    `url` is publicly fetchable for a short time (Meta's platforms pull media from a URL); `open`
+    streams the bytes for platforms that take an upload, chunk by chunk, never the whole file in
+    memory. `media_id` is PostForge's id of the file: adapters key their upload checkpoints on it,
+    so a retry reuses what the platform already has instead of uploading (and posting) twice.
+    """
+
+    url: str
     mime_type: str
     alt_text: str = ""
+    size_bytes: int = 0
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    media_id: int = 0
+    open: Callable[[], BinaryIO] | None = None
 
 
 @dataclass(frozen=True)

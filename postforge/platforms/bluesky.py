@@ -11,6 +11,13 @@ calling `createRecord` with it. A retry finds the key in `request.state`, asks `
 whether that post exists and only creates it if not — so a dropped connection after Bluesky
 stored the post can never lead to a second one.
 
+Images go up as blobs (`com.atproto.repo.uploadBlob`) and the post embeds them
+(`app.bsky.embed.images`, with alt text and aspect ratio). A video goes through Bluesky's video
+service: a service token from the PDS (`getServiceAuth`), `app.bsky.video.uploadVideo`, then
+`getJobStatus` until the job is COMPLETED with the processed blob (FAILED → Rejected), which the
+post embeds (`app.bsky.embed.video`). Each blob — and a video's job id while it is processed —
+is checkpointed per file, so a retry reuses it instead of uploading again.
+
 Rich text is not parsed by Bluesky: links, #hashtags and @mentions are "facets" we compute,
 with UTF-8 byte offsets (an emoji is 4 bytes, a CJK character 3).
 """
@@ -32,12 +39,14 @@ import httpx
 import regex
 
 from postforge.models.social import Platform
+from postforge.platforms import media_upload
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
     AuthExpired,
     ConnectedAccount,
     ConnectFailed,
+    MediaItem,
     Outcome,
     PlatformAdapter,
     PostMetricsSnapshot,
@@ -109,6 +118,9 @@ class BlueskyAdapter(PlatformAdapter):
     # to 50 posts an hour (150 points, 3 % of the hourly budget; at most 1,200 posts = 3,600
     # points a day) and can burst 50 at once without ever getting near a 429.
     rate_limit = RateLimitPolicy(capacity=50, per_seconds=3600)
+    # The bounded wait for the video service to process a video.
+    media_polls = 30
+    media_poll_interval = 3.0
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -193,15 +205,14 @@ class BlueskyAdapter(PlatformAdapter):
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Outcome:
-        if request.media:
-            return Rejected("Images on Bluesky are not supported yet; publish the text alone.")
         try:
             service = service_url(request.account.instance_url or self.settings.bluesky_service_url)
         except ConnectFailed as error:
             return Rejected(f"The account's Bluesky server is unusable ({error.message}); reconnect it.")
         target = _Target(service, request.account)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         with self.http() as client:
-            saved_rkey = request.state.get("rkey")
+            saved_rkey = progress.state.get("rkey")
             if isinstance(saved_rkey, str) and TID_PATTERN.match(saved_rkey):
                 existing = _existing_post(client, target, saved_rkey)
                 if existing is not None:
@@ -212,11 +223,145 @@ class BlueskyAdapter(PlatformAdapter):
             record = _post_record(client, target, request)
             if not isinstance(record, dict):
                 return record  # a mention could not be looked up right now; nothing was created
+            if request.media:
+                try:
+                    embed = self._embed(client, target, request, progress)
+                except media_upload.MediaUnreadable as error:
+                    return media_upload.unreadable(error)
+                if not isinstance(embed, dict):
+                    return media_upload.upload_outcome(embed)
+                record["embed"] = embed
             if rkey is None:
                 rkey = new_tid()
                 # Stored before the create: a retry after anything below finds this key.
-                request.checkpoint({**request.state, "rkey": rkey})
+                progress.update({"rkey": rkey})
             return _create_post(client, target, rkey, record)
+
+    # -- media ----------------------------------------------------------------------------------
+
+    def _embed(
+        self, client: httpx.Client, target: _Target, request: PublishRequest, progress: media_upload.Progress
+    ) -> dict[str, Any] | Outcome:
+        videos = [item for item in request.media if item.mime_type.startswith("video/")]
+        if videos:
+            item = videos[0]
+            blob = self._video_blob(client, target, item, progress)
+            if not isinstance(blob, dict):
+                return blob
+            embed: dict[str, Any] = {"$type": "app.bsky.embed.video", "video": blob}
+            if item.alt_text:
+                embed["alt"] = item.alt_text
+            if item.width and item.height:
+                embed["aspectRatio"] = {"width": item.width, "height": item.height}
+            return embed
+        images = []
+        for position, item in enumerate(request.media, start=1):
+            saved = progress.uploaded(item, position)
+            blob = saved.get("blob") if isinstance(saved, dict) else None
+            if not isinstance(blob, dict):
+                blob = _upload_blob(client, target, item)
+                if not isinstance(blob, dict):
+                    return blob
+                progress.remember(item, position, {"blob": blob})
+            image: dict[str, Any] = {"image": blob, "alt": item.alt_text or ""}
+            if item.width and item.height:
+                image["aspectRatio"] = {"width": item.width, "height": item.height}
+            images.append(image)
+        return {"$type": "app.bsky.embed.images", "images": images}
+
+    def _video_blob(
+        self, client: httpx.Client, target: _Target, item: MediaItem, progress: media_upload.Progress
+    ) -> dict[str, Any] | Outcome:
+        """The processed video's blob: from the checkpoint, from a saved job, or a new upload."""
+        saved = progress.uploaded(item, 1)  # one video per post: it is the first file
+        if isinstance(saved, dict) and isinstance(saved.get("blob"), dict):
+            return saved["blob"]
+        job_id = saved.get("job") if isinstance(saved, dict) else None
+        if not isinstance(job_id, str) or not job_id:
+            started = self._start_video_job(client, target, item)
+            if not isinstance(started, dict):
+                return started
+            if isinstance(started.get("blob"), dict):  # "already_exists": processed before
+                progress.remember(item, 1, {"blob": started["blob"]})
+                return started["blob"]
+            job_id = str(started.get("jobId") or "")
+            if not job_id:
+                return Transient("Bluesky's video service did not return the upload's job id.")
+            progress.remember(item, 1, {"job": job_id})
+        video_base = self.settings.bluesky_video_url.rstrip("/")
+
+        def check() -> dict[str, Any] | Outcome | None:
+            response = send(
+                client, "GET", f"{video_base}/xrpc/app.bsky.video.getJobStatus", params={"jobId": job_id}
+            )
+            if not isinstance(response, httpx.Response):
+                return response
+            if response.status_code != 200:
+                return _failure(response)
+            status = _job_status(response)
+            state = str(status.get("state") or "")
+            if isinstance(status.get("blob"), dict):
+                return {"blob": status["blob"]}
+            if state == "JOB_STATE_FAILED":
+                detail = str(
+                    status.get("error") or status.get("message") or "the video could not be processed"
+                )
+                return Rejected(f"Bluesky could not process the video: {detail}")
+            return None  # created, encoding, scanning, uploading … or a state we don't know yet
+
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=progress.deadline
+        )
+        if found is None:
+            return media_upload.still_processing(self.label)
+        if isinstance(found, dict):
+            progress.remember(item, 1, found)
+            return found["blob"]
+        return found
+
+    def _start_video_job(
+        self, client: httpx.Client, target: _Target, item: MediaItem
+    ) -> dict[str, Any] | Outcome:
+        host = _pds_host(client, target)
+        auth = send(
+            client,
+            "GET",
+            f"{target.service}/xrpc/com.atproto.server.getServiceAuth",
+            params={
+                "aud": f"did:web:{host.replace(':', '%3A')}",
+                "lxm": "com.atproto.repo.uploadBlob",
+                "exp": str(int(time.time()) + 1800),
+            },
+            headers=target.auth,
+        )
+        if not isinstance(auth, httpx.Response):
+            return auth
+        if auth.status_code != 200:
+            return _failure(auth)
+        try:
+            token = auth.json().get("token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            return Transient("Bluesky did not grant a token for the video service.")
+        response = send(
+            client,
+            "POST",
+            f"{self.settings.bluesky_video_url.rstrip('/')}/xrpc/app.bsky.video.uploadVideo",
+            params={"did": target.did, "name": f"video-{item.media_id or 'upload'}.mp4"},
+            content=media_upload.chunks(item),
+            headers={
+                **_bearer(token),
+                "Content-Type": item.mime_type,
+                **media_upload.length_header(item.size_bytes),
+            },
+        )
+        if not isinstance(response, httpx.Response):
+            return response
+        status = _job_status(response)
+        if response.status_code == 200 or (response.status_code == 409 and status.get("jobId")):
+            return status
+        return _failure(response)
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
         """Likes, reposts (and quotes) and replies from the app view; None when unavailable."""
@@ -312,6 +457,64 @@ def _create_post(client: httpx.Client, target: _Target, rkey: str, record: dict[
         if isinstance(existing, Published):
             return existing
     return _failure(response)
+
+
+def _pds_host(client: httpx.Client, target: _Target) -> str:
+    """The host of the account's own PDS, which the video service's token must name. An
+    account signed in through an entryway (bsky.social) lives on another host: the session's
+    DID document says which (`#atproto_pds`); without one, the server we talk to is the PDS."""
+    response = send(
+        client, "GET", f"{target.service}/xrpc/com.atproto.server.getSession", headers=target.auth
+    )
+    fallback = urlsplit(target.service).netloc
+    if not isinstance(response, httpx.Response) or response.status_code != 200:
+        return fallback
+    try:
+        services = (response.json().get("didDoc") or {}).get("service") or []
+    except (ValueError, AttributeError):
+        return fallback
+    for service in services if isinstance(services, list) else []:
+        if isinstance(service, dict) and str(service.get("id", "")).endswith("#atproto_pds"):
+            host = urlsplit(str(service.get("serviceEndpoint") or "")).netloc
+            return host or fallback
+    return fallback
+
+
+def _upload_blob(client: httpx.Client, target: _Target, item: MediaItem) -> dict[str, Any] | Outcome:
+    response = send(
+        client,
+        "POST",
+        f"{target.service}/xrpc/com.atproto.repo.uploadBlob",
+        content=media_upload.chunks(item),
+        headers={
+            **target.auth,
+            "Content-Type": item.mime_type,
+            **media_upload.length_header(item.size_bytes),
+        },
+    )
+    if not isinstance(response, httpx.Response):
+        return response
+    if response.status_code != 200:
+        return _failure(response)
+    try:
+        blob = response.json().get("blob")
+    except (ValueError, AttributeError):
+        blob = None
+    if not isinstance(blob, dict) or not blob.get("ref"):
+        return Transient("Bluesky did not return the uploaded image's blob.")
+    return blob
+
+
+def _job_status(response: httpx.Response) -> dict[str, Any]:
+    """A video job's status, whether it comes wrapped (`jobStatus`) or bare (an error answer)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    status = body.get("jobStatus")
+    return status if isinstance(status, dict) else body
 
 
 def _failure(response: httpx.Response) -> Outcome:

@@ -5,7 +5,9 @@ a container, which Meta processes (`status_code` until `FINISHED`), then
 `POST /{ig-user-id}/media_publish` publishes it. The container id is saved before it can be
 published and a container publishes only once, so a retry is safe (`idempotent`); see
 `meta_graph.publish_container`. Instagram has no text-only posts: every post needs an image or
-a video, reachable at a public URL (Meta fetches it).
+a video, reachable at a public URL (Meta fetches it). One image (with its `alt_text`) or one
+video (a reel) is one container; several files make a carousel: one item container per file
+(`is_carousel_item`), each checkpointed and waited for, then a CAROUSEL container naming them.
 
 Connecting is Facebook Login: each Facebook Page the user shared that has an Instagram
 professional account linked gives one account, used with that Page's (non-expiring) token.
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from postforge.models.social import Platform
-from postforge.platforms import meta_graph
+from postforge.platforms import media_upload, meta_graph
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
@@ -67,14 +69,20 @@ class InstagramAdapter(PlatformAdapter):
                 "remove Instagram from the post.",
                 http_status=422,
             )
-        if len(request.media) > 1:
-            return Rejected("Instagram posts from PostForge carry one image or video.", http_status=422)
-        params = _container_params(request.text, request.media[0])
-        if isinstance(params, Rejected):
-            return params
+        api = self._container_api(request.account)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         with self.http() as client:
+            if len(request.media) == 1:
+                params = _container_params(request.text, request.media[0])
+            else:
+                children = meta_graph.carousel_children(client, api, request, progress, _carousel_item_params)
+                if not isinstance(children, list):
+                    return children
+                params = {"media_type": "CAROUSEL", "children": ",".join(children), "caption": request.text}
+            if isinstance(params, Rejected):
+                return params
             return meta_graph.publish_container(
-                client, self._container_api(request.account), request, params, needs_processing=True
+                client, api, progress.request(request), params, needs_processing=True
             )
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
@@ -158,9 +166,27 @@ def _instagram_account(page: Mapping[str, Any], scopes: str) -> ConnectedAccount
 
 def _container_params(caption: str, media: MediaItem) -> dict[str, str] | Rejected:
     if media.mime_type.startswith("image/"):
-        return {"image_url": media.url, "caption": caption}
+        params = {"image_url": media.url, "caption": caption}
+        if media.alt_text:  # image posts only: reels take no alt text
+            params["alt_text"] = media.alt_text
+        return params
     if media.mime_type.startswith("video/"):
         return {"media_type": "REELS", "video_url": media.url, "caption": caption}
+    return _not_postable(media)
+
+
+def _carousel_item_params(media: MediaItem) -> dict[str, str] | Rejected:
+    if media.mime_type.startswith("image/"):
+        params = {"image_url": media.url, "is_carousel_item": "true"}
+        if media.alt_text:
+            params["alt_text"] = media.alt_text
+        return params
+    if media.mime_type.startswith("video/"):
+        return {"media_type": "VIDEO", "video_url": media.url, "is_carousel_item": "true"}
+    return _not_postable(media)
+
+
+def _not_postable(media: MediaItem) -> Rejected:
     return Rejected(
         f"Instagram can't post a {media.mime_type} file; attach an image or a video.", http_status=422
     )

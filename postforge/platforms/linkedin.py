@@ -14,6 +14,14 @@ What makes LinkedIn different from the other platforms:
   `#` of a hashtag, which is a little HashtagElement and so stays clickable.
 * **Tokens** live 60 days. Refresh tokens exist only for apps in LinkedIn's Marketing Developer
   Platform; everyone else reconnects, so `can_refresh` is true only when a refresh token was given.
+* **Media** are registered, uploaded, then named in the post. An image:
+  `POST /rest/images?action=initializeUpload` gives an upload URL and the image URN, and the
+  whole file goes up in one PUT. A video: `POST /rest/videos?action=initializeUpload` with its
+  size gives one upload URL per byte range; each range is PUT to its own URL, and
+  `finalizeUpload` names the parts' ETags in order. LinkedIn then processes the file
+  (`GET /rest/{images|videos}/{urn}`: PROCESSING → AVAILABLE, or PROCESSING_FAILED); the post
+  carries `content.media` (one file) or `content.multiImage` (2-20 images). Each file's URN is
+  checkpointed once uploaded, so a retry reuses it and never uploads it twice.
 * **Throttling** is daily (members and apps), unpublished, and reset at midnight UTC; a 429 carries
   no reset header, so we wait until the next midnight UTC.
 """
@@ -30,12 +38,14 @@ from urllib.parse import quote
 import httpx
 
 from postforge.models.social import Platform
+from postforge.platforms import media_upload
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
     AuthExpired,
     ConnectedAccount,
     ConnectFailed,
+    MediaItem,
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
@@ -48,6 +58,7 @@ from postforge.platforms.base import (
     RefreshUnavailable,
     Rejected,
     TokenSet,
+    Transient,
     Unknown,
     classify_http_error,
     error_message,
@@ -114,29 +125,251 @@ class LinkedInAdapter(PlatformAdapter):
     rate_limit = RateLimitPolicy(capacity=100, per_seconds=86400)
     # Tokens last 60 days; refreshing (partners only) a day early is plenty.
     refresh_margin = timedelta(days=1)
+    # The bounded wait for LinkedIn to process an uploaded file.
+    media_polls = 20
+    media_poll_interval = 3.0
 
     # -- publishing -----------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Outcome:
-        if request.media:
-            return Rejected(
-                "PostForge posts text only to LinkedIn for now; remove the media or post it on LinkedIn.",
-                http_status=None,
-            )
-        problems = text_problems(Platform.LINKEDIN, request.text)
+        problems = text_problems(Platform.LINKEDIN, request.text, media_count=len(request.media))
         if problems:
             return Rejected("; ".join(problems), http_status=422)
+        body = _post_body(request.account.platform_account_id, request.text)
         with self.http() as client:
+            if request.media:
+                content = self._media_content(client, request)
+                if not isinstance(content, dict):
+                    return content
+                body["content"] = content
             response = send(
                 client,
                 "POST",
                 f"{self.settings.linkedin_api_base}/rest/posts",
-                json=_post_body(request.account.platform_account_id, request.text),
+                json=body,
                 headers=self._rest_headers(request.account.access_token),
             )
         if not isinstance(response, httpx.Response):
             return response
         return self._publish_outcome(response)
+
+    # -- media ----------------------------------------------------------------------------------
+
+    def _media_content(self, client: httpx.Client, request: PublishRequest) -> dict[str, Any] | Outcome:
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
+        urns: list[str] = []
+        for position, item in enumerate(request.media, start=1):
+            try:
+                urn = self._uploaded(client, request, progress, item, position)
+            except media_upload.MediaUnreadable as error:
+                return media_upload.unreadable(error)
+            if not isinstance(urn, str):
+                return media_upload.upload_outcome(urn)
+            urns.append(urn)
+        if len(urns) == 1:
+            item = request.media[0]
+            media: dict[str, Any] = {"id": urns[0]}
+            if item.mime_type.startswith("video/"):
+                media["title"] = ""
+            elif item.alt_text:
+                media["altText"] = item.alt_text
+            return {"media": media}
+        images = []
+        for urn, item in zip(urns, request.media, strict=True):
+            image = {"id": urn}
+            if item.alt_text:
+                image["altText"] = item.alt_text
+            images.append(image)
+        return {"multiImage": {"images": images}}
+
+    def _uploaded(
+        self,
+        client: httpx.Client,
+        request: PublishRequest,
+        progress: media_upload.Progress,
+        item: MediaItem,
+        position: int,
+    ) -> str | Outcome:
+        saved = progress.uploaded(item, position)
+        if not (isinstance(saved, dict) and saved.get("urn")):
+            owner = request.account.platform_account_id
+            token = request.account.access_token
+            if item.mime_type.startswith("video/"):
+                urn = self._upload_video(client, token, owner, item)
+            else:
+                urn = self._upload_image(client, token, owner, item)
+            if not isinstance(urn, str):
+                return urn
+            saved = {"urn": urn}
+            progress.remember(item, position, saved)
+        urn = str(saved["urn"])
+        if not saved.get("ready"):
+            ready = self._wait_until_available(client, request.account.access_token, urn, progress.deadline)
+            if ready is not None:
+                return ready
+            progress.remember(item, position, {**saved, "ready": True})
+        return urn
+
+    def _upload_image(self, client: httpx.Client, token: str, owner: str, item: MediaItem) -> str | Outcome:
+        started = self._media_action(
+            client, token, "images", "initializeUpload", {"initializeUploadRequest": {"owner": owner}}
+        )
+        if not isinstance(started, dict):
+            return started
+        value = started.get("value") or {}
+        upload_url, urn = str(value.get("uploadUrl") or ""), str(value.get("image") or "")
+        if not self._upload_url_ok(upload_url) or not urn.startswith("urn:li:image:"):
+            return Transient("LinkedIn did not say where to upload the image.")
+        # One PUT of the whole file: parts PUT to the same URL would overwrite each other.
+        put = self._put_part(client, token, upload_url, media_upload.chunks(item), item.size_bytes)
+        return put if not isinstance(put, str) else urn
+
+    def _upload_video(self, client: httpx.Client, token: str, owner: str, item: MediaItem) -> str | Outcome:
+        started = self._media_action(
+            client,
+            token,
+            "videos",
+            "initializeUpload",
+            {
+                "initializeUploadRequest": {
+                    "owner": owner,
+                    "fileSizeBytes": item.size_bytes,
+                    "uploadCaptions": False,
+                    "uploadThumbnail": False,
+                }
+            },
+        )
+        if not isinstance(started, dict):
+            return started
+        value = started.get("value") or {}
+        urn = str(value.get("video") or "")
+        instructions = value.get("uploadInstructions")
+        if (
+            not urn.startswith("urn:li:video:")
+            or not isinstance(instructions, list)
+            or not instructions
+            or not all(
+                isinstance(part, dict) and self._upload_url_ok(str(part.get("uploadUrl")))
+                for part in instructions
+            )
+        ):
+            return Transient("LinkedIn did not say where to upload the video.")
+        etags: list[str] = []
+        stream = media_upload.open_stream(item)
+        try:
+            for instruction in sorted(instructions, key=lambda part: int(part.get("firstByte") or 0)):
+                length = int(instruction["lastByte"]) - int(instruction["firstByte"]) + 1
+                # Parts are a few MB each: one is read at a time, never the whole file.
+                etag = self._put_part(
+                    client, token, str(instruction["uploadUrl"]), stream.read(length), length
+                )
+                if not isinstance(etag, str):
+                    return etag
+                etags.append(etag)
+        finally:
+            stream.close()
+        finished = self._media_action(
+            client,
+            token,
+            "videos",
+            "finalizeUpload",
+            {
+                "finalizeUploadRequest": {
+                    "video": urn,
+                    "uploadToken": str(value.get("uploadToken") or ""),
+                    "uploadedPartIds": etags,
+                }
+            },
+        )
+        return finished if not isinstance(finished, dict) else urn
+
+    def _upload_url_ok(self, url: str) -> bool:
+        """The member's token goes with each upload: only to https (or to the API's own server)."""
+        return url.startswith("https://") or url.startswith(f"{self.settings.linkedin_api_base.rstrip('/')}/")
+
+    def _media_action(
+        self, client: httpx.Client, token: str, resource: str, action: str, body: dict[str, Any]
+    ) -> dict[str, Any] | Outcome:
+        response = send(
+            client,
+            "POST",
+            f"{self.settings.linkedin_api_base}/rest/{resource}",
+            params={"action": action},
+            json=body,
+            headers=self._rest_headers(token),
+        )
+        if not isinstance(response, httpx.Response):
+            return response
+        if response.status_code in (200, 201):
+            return _json(response)
+        return self._media_failure(response)
+
+    def _put_part(
+        self, client: httpx.Client, token: str, url: str, content: Any, length: int
+    ) -> str | Outcome:
+        response = send(
+            client,
+            "PUT",
+            url,
+            content=content,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/octet-stream",
+                **media_upload.length_header(length),
+            },
+        )
+        if not isinstance(response, httpx.Response):
+            return response
+        if response.status_code in (200, 201):
+            return response.headers.get("etag", "")
+        return self._media_failure(response)
+
+    def _wait_until_available(
+        self, client: httpx.Client, token: str, urn: str, deadline: float | None
+    ) -> Outcome | None:
+        resource = "videos" if urn.startswith("urn:li:video:") else "images"
+
+        def check() -> Outcome | bool | None:
+            response = send(
+                client,
+                "GET",
+                f"{self.settings.linkedin_api_base}/rest/{resource}/{quote(urn, safe='')}",
+                headers=self._rest_headers(token),
+            )
+            if not isinstance(response, httpx.Response):
+                return response
+            if response.status_code == 403:
+                # Member tokens may not read images back: the upload succeeded, post it.
+                return True
+            if response.status_code != 200:
+                return self._media_failure(response)
+            body = _json(response)
+            status = str(body.get("status") or "")
+            if status == "AVAILABLE":
+                return True
+            if status == "PROCESSING_FAILED":
+                reason = str(body.get("processingFailureReason") or "the file could not be processed")
+                return Rejected(f"LinkedIn could not process the media: {reason}")
+            return None
+
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=deadline
+        )
+        if found is None:
+            return media_upload.still_processing(self.label)
+        return None if found is True else found
+
+    def _media_failure(self, response: httpx.Response) -> Outcome:
+        message = _linkedin_message(response)
+        if response.status_code == 429:
+            return RateLimited(
+                _daily_reset(response.headers), error=f"LinkedIn's daily limit is reached. {message}"
+            )
+        if response.status_code == 401:
+            return AuthExpired(f"LinkedIn no longer accepts this account's token: {message}", http_status=401)
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            return Rejected(f"LinkedIn refused the media: {message}", http_status=response.status_code)
+        return classify_http_error(response, message)
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
         """Likes and comments of a post (`GET /rest/socialActions/{urn}`); None when LinkedIn

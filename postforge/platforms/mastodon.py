@@ -8,6 +8,12 @@ Tokens normally never expire and there is no refresh token: a 401 means "reconne
 Publishing is `POST /api/v1/statuses` with an `Idempotency-Key` header carrying the destination's
 key: Mastodon answers a repeat of the key (within an hour at least) with the status it already
 made, so a retry after a dropped connection cannot post twice.
+
+Images and videos go up first, one by one, with `POST /api/v2/media` (`file`, `description` =
+alt text): 200 means processed, 202 means the instance is still processing it (`url: null`),
+and `GET /api/v1/media/:id` answers 206 until it is done (200), or 422 when it failed. Each
+file's id is checkpointed as soon as the instance has it, so a retry polls or reuses it; the
+status then names them in `media_ids`.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from postforge.models.social import Platform
+from postforge.platforms import media_upload
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
     AuthExpired,
     ConnectedAccount,
     ConnectFailed,
+    MediaItem,
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
@@ -38,6 +46,7 @@ from postforge.platforms.base import (
     Rejected,
     ServerUnusable,
     TokenSet,
+    Transient,
     Unknown,
     classify_http_error,
     error_message,
@@ -120,6 +129,9 @@ class MastodonAdapter(PlatformAdapter):
     # own, tighter family: 300 per 3 hours per account (RateLimiter::FAMILIES[:statuses] in
     # mastodon/mastodon app/lib/rate_limiter.rb). The publish bucket follows the tighter one.
     rate_limit = RateLimitPolicy(capacity=300, per_seconds=3 * 3600)
+    # The bounded wait for the instance to process an uploaded video.
+    media_polls = 20
+    media_poll_interval = 3.0
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -214,19 +226,120 @@ class MastodonAdapter(PlatformAdapter):
             instance = normalize_instance_url(request.account.instance_url)
         except ConnectFailed as error:
             return Rejected(f"The account's Mastodon instance is unusable ({error.message}); reconnect it.")
-        if request.media:
-            return Rejected("Attachments on Mastodon are not supported yet; publish the text alone.")
         body: dict[str, Any] = {"status": request.text, "visibility": "public"}
         if request.language:
             body["language"] = request.language
         headers = {**_bearer(request.account.access_token), "Idempotency-Key": request.idempotency_key}
         with self.http() as client:
+            if request.media:
+                media_ids = self._upload_all(client, instance, request)
+                if not isinstance(media_ids, list):
+                    return media_ids
+                body["media_ids"] = media_ids
             response = send(client, "POST", f"{instance}/api/v1/statuses", json=body, headers=headers)
         if not isinstance(response, httpx.Response):
             return response
         if response.status_code == 200:
             return _published(response)
         return _publish_failure(response)
+
+    # -- media --------------------------------------------------------------------------------
+
+    def _upload_all(
+        self, client: httpx.Client, instance: str, request: PublishRequest
+    ) -> list[str] | Outcome:
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
+        media_ids: list[str] = []
+        for position, item in enumerate(request.media, start=1):
+            try:
+                media_id = self._uploaded(
+                    client, instance, request.account.access_token, progress, item, position
+                )
+            except media_upload.MediaUnreadable as error:
+                return media_upload.unreadable(error)
+            if not isinstance(media_id, str):
+                return media_upload.upload_outcome(media_id)
+            media_ids.append(media_id)
+        return media_ids
+
+    def _uploaded(
+        self,
+        client: httpx.Client,
+        instance: str,
+        token: str,
+        progress: media_upload.Progress,
+        item: MediaItem,
+        position: int,
+    ) -> str | Outcome:
+        saved = progress.uploaded(item, position)
+        if not (isinstance(saved, dict) and saved.get("id")):
+            saved = self._upload(client, instance, token, item)
+            if not isinstance(saved, dict):
+                return saved
+            progress.remember(item, position, saved)
+        media_id = str(saved["id"])
+        if not saved.get("ready"):
+            ready = self._wait_until_processed(client, instance, token, media_id, progress.deadline)
+            if ready == "gone":  # the instance dropped it (unattached media expire): upload anew
+                progress.forget(item, position)
+                return self._uploaded(client, instance, token, progress, item, position)
+            if ready is not None:
+                return ready
+            progress.remember(item, position, {**saved, "ready": True})
+        return media_id
+
+    def _upload(
+        self, client: httpx.Client, instance: str, token: str, item: MediaItem
+    ) -> dict[str, Any] | Outcome:
+        stream = media_upload.open_stream(item)
+        try:
+            response = send(
+                client,
+                "POST",
+                f"{instance}/api/v2/media",
+                data={"description": item.alt_text} if item.alt_text else {},
+                files={"file": (_file_name(item), stream, item.mime_type)},
+                headers=_bearer(token),
+            )
+        finally:
+            stream.close()
+        if not isinstance(response, httpx.Response):
+            return response
+        if response.status_code not in (200, 202):
+            return _media_failure(response)
+        attachment = _json_or_empty(response)
+        if not attachment.get("id"):
+            return Transient("Mastodon did not return the uploaded file's id.")
+        ready = response.status_code == 200 and bool(attachment.get("url"))
+        return {"id": str(attachment["id"]), "ready": ready}
+
+    def _wait_until_processed(
+        self, client: httpx.Client, instance: str, token: str, media_id: str, deadline: float | None
+    ) -> Outcome | str | None:
+        """None once processed; "gone" when the instance no longer has the file; Rejected when
+        processing failed; Transient when still processing after the bounded wait."""
+
+        def check() -> Outcome | str | None:
+            response = send(client, "GET", f"{instance}/api/v1/media/{media_id}", headers=_bearer(token))
+            if not isinstance(response, httpx.Response):
+                return response
+            if response.status_code == 206:
+                return None
+            if response.status_code == 200:
+                return "ready" if _json_or_empty(response).get("url") else None
+            if response.status_code == 404:
+                return "gone"
+            if response.status_code == 422:
+                message = error_message(response) or "the file could not be processed"
+                return Rejected(f"Mastodon could not process the media: {message}", http_status=422)
+            return _media_failure(response)
+
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=deadline
+        )
+        if found is None:
+            return media_upload.still_processing(self.label)
+        return None if found == "ready" else found
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
         """Favourites, boosts and replies of one status; None when they can't be read now."""
@@ -341,6 +454,27 @@ def _published(response: httpx.Response) -> Outcome:
         # retry with the same Idempotency-Key returns it.
         return Unknown("Mastodon accepted the post but its answer could not be read.", http_status=200)
     return Published(str(status_id), url=str(status.get("url") or status.get("uri") or ""))
+
+
+def _file_name(item: MediaItem) -> str:
+    extension = item.mime_type.rsplit("/", 1)[-1].replace("quicktime", "mov").replace("jpeg", "jpg")
+    return f"media-{item.media_id or 'file'}.{extension}"
+
+
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _media_failure(response: httpx.Response) -> Outcome:
+    """A refused upload: 422 is Mastodon's "this file won't do" (type, size)."""
+    if response.status_code == 422:
+        message = error_message(response) or "the file was refused"
+        return Rejected(f"Mastodon refused the media: {message}", http_status=422)
+    return _publish_failure(response)
 
 
 def _publish_failure(response: httpx.Response) -> Outcome:

@@ -10,7 +10,9 @@ Not an adapter. It holds the pieces that would otherwise be copied three times:
 * trading a token at a token endpoint (`exchange_token`) and reading Pages (`list_pages`);
 * the two-step container publish of Threads and Instagram (`publish_container`): the container id
   is saved with `checkpoint` before anything can be published, and a container can be published
-  only once, so a retry after a crash publishes the saved container or finds the post it made.
+  only once, so a retry after a crash publishes the saved container or finds the post it made;
+* their carousels (`carousel_children`): one item container per file, each checkpointed and
+  waited for before the carousel container that names them.
 
 Graph answers most errors with HTTP 400 whatever their cause, so the code decides, not the status.
 """
@@ -19,16 +21,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from postforge.platforms import media_upload
 from postforge.platforms.base import (
     AuthExpired,
     ConnectFailed,
+    MediaItem,
     OAuthClientConfig,
     Outcome,
     Published,
@@ -416,14 +420,19 @@ def _container_status(client: httpx.Client, api: ContainerApi, container_id: str
 
 
 def _container_error(client: httpx.Client, api: ContainerApi, container_id: str) -> str:
-    """Threads explains a failed container in `error_message`; Instagram only has the status."""
-    if api.status_field != "status":
-        return "the media could not be processed (check that its URL is public and its format allowed)."
+    """Why a container failed: Threads says it in `error_message`, Instagram in `status`
+    ("Error: …"); without either, what usually causes it."""
+    detail_field = "error_message" if api.status_field == "status" else "status"
     body = graph_request(
-        client, "GET", f"{api.graph}/{container_id}", api.token, {"fields": "status,error_message"}
+        client,
+        "GET",
+        f"{api.graph}/{container_id}",
+        api.token,
+        {"fields": f"{api.status_field},{detail_field}"},
     )
-    detail = body.get("error_message") if isinstance(body, dict) else ""
-    return str(detail or "the media could not be processed.")
+    detail = str(body.get(detail_field) or "") if isinstance(body, dict) else ""
+    detail = detail.removeprefix("Error:").strip()
+    return detail or "the media could not be processed (check that its URL is public and its format allowed)."
 
 
 def _saved_container_unreadable(outcome: Outcome) -> Outcome:
@@ -451,6 +460,51 @@ def _wait_until_finished(client: httpx.Client, api: ContainerApi, container_id: 
         if poll + 1 < api.polls:
             time.sleep(api.poll_interval)
     return Transient("Meta is still processing the media; the saved container is published on the next try.")
+
+
+def carousel_children(
+    client: httpx.Client,
+    api: ContainerApi,
+    request: PublishRequest,
+    progress: media_upload.Progress,
+    child_params: Callable[[MediaItem], dict[str, str] | Rejected],
+) -> list[str] | Outcome:
+    """One finished item container per file of a carousel, created once each: every child's
+    container id is checkpointed as it is made, and marked ready once Meta finished it, so a
+    retry reuses them (children first, then the carousel container itself)."""
+    children: list[str] = []
+    for position, item in enumerate(request.media, start=1):
+        params = child_params(item)
+        if isinstance(params, Rejected):
+            return params
+        saved = progress.uploaded(item, position)
+        child_id = str(saved.get("container") or "") if isinstance(saved, dict) else ""
+        if not child_id:
+            created = graph_request(
+                client, "POST", f"{api.graph}/{api.user_id}/{api.create_edge}", api.token, params
+            )
+            if not isinstance(created, dict):
+                return media_upload.upload_outcome(created)  # an unpublished container shows nowhere
+            child_id = str(created.get("id") or "")
+            if not child_id:
+                return Transient("Meta did not return the id of a carousel item it was preparing.")
+            progress.remember(item, position, {"container": child_id})
+        children.append(child_id)
+    for position, (item, child_id) in enumerate(zip(request.media, children, strict=True), start=1):
+        saved = progress.uploaded(item, position)
+        if isinstance(saved, dict) and saved.get("ready"):
+            continue
+        if progress.out_of_time():
+            return media_upload.still_processing("Meta")
+        status = _container_status(client, api, child_id)
+        if status == "EXPIRED":  # older than a day: make it again on the next try
+            progress.forget(item, position)
+            return Transient("A prepared carousel item expired; it is prepared again on the next try.")
+        waited = _wait_until_finished(client, api, child_id)
+        if waited is not None:
+            return waited
+        progress.remember(item, position, {"container": child_id, "ready": True})
+    return children
 
 
 def _permalink(client: httpx.Client, api: ContainerApi, media_id: str) -> str:

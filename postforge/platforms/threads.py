@@ -1,8 +1,11 @@
-"""Threads (Meta): text and image posts through the Threads API's two-step container publish.
+"""Threads (Meta): text, image, video and carousel posts through the two-step container publish.
 
 Publishing is `POST /v1.0/{user-id}/threads` (a container) then `POST /{user-id}/threads_publish`
 with its id. The container id is saved before the second call, and a container can be published
-only once: that makes a retry safe (`idempotent`), see `meta_graph.publish_container`.
+only once: that makes a retry safe (`idempotent`), see `meta_graph.publish_container`. Media are
+pulled by Meta from their public URL (`image_url` / `video_url`, with `alt_text`); several files
+make a carousel: one item container each (checkpointed, waited for until FINISHED), then a
+CAROUSEL container naming them.
 
 Connecting is Threads' own OAuth (Threads app id and secret, not the Facebook app): the code gives
 a one-hour token, traded at once for a 60-day one (`th_exchange_token`). There is no refresh
@@ -16,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from postforge.models.social import Platform
-from postforge.platforms import meta_graph
+from postforge.platforms import media_upload, meta_graph
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
@@ -56,18 +59,20 @@ class ThreadsAdapter(PlatformAdapter):
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(self, request: PublishRequest) -> Outcome:
-        if len(request.media) > 1:
-            return Rejected("Threads posts from PostForge carry at most one image or video.", http_status=422)
-        params = _container_params(request.text, request.media[0] if request.media else None)
-        if isinstance(params, Rejected):
-            return params
+        api = self._container_api(request.account)
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
         with self.http() as client:
+            if len(request.media) <= 1:
+                params = _container_params(request.text, request.media[0] if request.media else None)
+            else:
+                children = meta_graph.carousel_children(client, api, request, progress, _carousel_item_params)
+                if not isinstance(children, list):
+                    return children
+                params = {"media_type": "CAROUSEL", "children": ",".join(children), "text": request.text}
+            if isinstance(params, Rejected):
+                return params
             return meta_graph.publish_container(
-                client,
-                self._container_api(request.account),
-                request,
-                params,
-                needs_processing=bool(request.media),
+                client, api, progress.request(request), params, needs_processing=bool(request.media)
             )
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
@@ -184,13 +189,27 @@ class ThreadsAdapter(PlatformAdapter):
 def _container_params(text: str, media: MediaItem | None) -> dict[str, str] | Rejected:
     if media is None:
         return {"media_type": "TEXT", "text": text}
+    params = _media_params(media)
+    return params if isinstance(params, Rejected) else {**params, "text": text}
+
+
+def _carousel_item_params(media: MediaItem) -> dict[str, str] | Rejected:
+    params = _media_params(media)
+    return params if isinstance(params, Rejected) else {**params, "is_carousel_item": "true"}
+
+
+def _media_params(media: MediaItem) -> dict[str, str] | Rejected:
     if media.mime_type.startswith("image/"):
-        return {"media_type": "IMAGE", "image_url": media.url, "text": text}
-    if media.mime_type.startswith("video/"):
-        return {"media_type": "VIDEO", "video_url": media.url, "text": text}
-    return Rejected(
-        f"Threads can't post a {media.mime_type} file; attach an image or a video.", http_status=422
-    )
+        params = {"media_type": "IMAGE", "image_url": media.url}
+    elif media.mime_type.startswith("video/"):
+        params = {"media_type": "VIDEO", "video_url": media.url}
+    else:
+        return Rejected(
+            f"Threads can't post a {media.mime_type} file; attach an image or a video.", http_status=422
+        )
+    if media.alt_text:
+        params["alt_text"] = media.alt_text
+    return params
 
 
 def _sum(*counts: int | None) -> int | None:

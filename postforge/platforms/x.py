@@ -12,6 +12,11 @@ What makes X different:
   message that says so, never `Published` (we have no id to show) and never a retry.
 * **Tokens** live 2 hours and refresh tokens rotate: each refresh returns a new refresh token
   and retires the old one, so the new one must be stored (the engine does, under a lock).
+* **Media** go up first through the v2 media endpoints: `initialize` (type, size, category),
+  `append` in segments of at most 4 MB, `finalize`; a video is then processed (`STATUS`:
+  pending → in_progress → succeeded | failed) before a post may carry it. Alt text is set with
+  `POST /2/media/metadata`. Each uploaded file's id is checkpointed once finalized (with its
+  expiry), so a retry reuses it; the post then names the ids in `media.media_ids`.
 * **Rate limits** come as `x-rate-limit-*` (15-minute window) and `x-user-limit-24hour-*` /
   `x-app-limit-24hour-*` (daily caps) headers, resets in epoch seconds, no Retry-After.
 """
@@ -26,12 +31,14 @@ from typing import Any
 import httpx
 
 from postforge.models.social import Platform
+from postforge.platforms import media_upload
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
     AuthExpired,
     ConnectedAccount,
     ConnectFailed,
+    MediaItem,
     OAuthClientConfig,
     Outcome,
     PlatformAdapter,
@@ -44,6 +51,7 @@ from postforge.platforms.base import (
     RefreshUnavailable,
     Rejected,
     TokenSet,
+    Transient,
     Unknown,
     classify_http_error,
     error_message,
@@ -78,25 +86,171 @@ class XAdapter(PlatformAdapter):
 
     # -- publishing -----------------------------------------------------------------------------
 
+    # Media uploads: segment size, and the bounded wait for a video's processing.
+    chunk_bytes = media_upload.DEFAULT_CHUNK_BYTES
+    media_polls = 30
+    media_poll_interval = 5.0
+
     def publish(self, request: PublishRequest) -> Outcome:
-        if request.media:
-            return Rejected(
-                "PostForge posts text only to X for now; remove the media or post it on X.", http_status=None
-            )
-        problems = text_problems(Platform.X, request.text)
+        problems = text_problems(Platform.X, request.text, media_count=len(request.media))
         if problems:
             return Rejected("; ".join(problems), http_status=422)
+        body: dict[str, Any] = {"text": request.text}
         with self.http() as client:
+            if request.media:
+                media_ids = self._upload_all(client, request)
+                if not isinstance(media_ids, list):
+                    return media_ids
+                body["media"] = {"media_ids": media_ids}
             response = send(
                 client,
                 "POST",
                 f"{self.settings.x_api_base}/2/tweets",
-                json={"text": request.text},
-                headers={"Authorization": f"Bearer {request.account.access_token}"},
+                json=body,
+                headers=_auth(request.account.access_token),
             )
         if not isinstance(response, httpx.Response):
             return response
         return _publish_outcome(response, request.account.handle)
+
+    # -- media ----------------------------------------------------------------------------------
+
+    def _upload_all(self, client: httpx.Client, request: PublishRequest) -> list[str] | Outcome:
+        """Every file's X media id, uploading only what no earlier attempt left usable."""
+        progress = media_upload.Progress(request, budget=media_upload.wait_budget(self.settings))
+        media_ids: list[str] = []
+        for position, item in enumerate(request.media, start=1):
+            try:
+                media_id = self._uploaded(client, request.account.access_token, progress, item, position)
+            except media_upload.MediaUnreadable as error:
+                return media_upload.unreadable(error)
+            if not isinstance(media_id, str):
+                return media_upload.upload_outcome(media_id)
+            media_ids.append(media_id)
+        return media_ids
+
+    def _uploaded(
+        self,
+        client: httpx.Client,
+        token: str,
+        progress: media_upload.Progress,
+        item: MediaItem,
+        position: int,
+    ) -> str | Outcome:
+        saved = progress.uploaded(item, position)
+        if not (
+            isinstance(saved, dict) and saved.get("id") and float(saved.get("expires_at") or 0) > time.time()
+        ):
+            saved = self._upload(client, token, item)
+            if not isinstance(saved, dict):
+                return saved
+            progress.remember(item, position, saved)
+        if not saved.get("ready"):
+            ready = self._wait_until_processed(
+                client, token, str(saved["id"]), saved.get("processing"), progress.deadline
+            )
+            if ready is not None:
+                return ready
+            saved = {**saved, "ready": True}
+            progress.remember(item, position, saved)
+        if item.alt_text and not saved.get("alt") and not item.mime_type.startswith("video/"):
+            described = self._describe(client, token, str(saved["id"]), item.alt_text)
+            if described is not None:
+                return described
+            progress.remember(item, position, {**saved, "alt": True})
+        return str(saved["id"])
+
+    def _upload(self, client: httpx.Client, token: str, item: MediaItem) -> dict[str, Any] | Outcome:
+        """initialize → append segments → finalize; the finalized upload's id, expiry and
+        processing state (what is checkpointed)."""
+        base = f"{self.settings.x_api_base}/2/media/upload"
+        started = _media_call(
+            client,
+            "POST",
+            f"{base}/initialize",
+            token,
+            json={
+                "media_type": item.mime_type,
+                "total_bytes": item.size_bytes,
+                "media_category": media_category(item.mime_type),
+            },
+        )
+        if not isinstance(started, dict):
+            return started
+        media_id = str(started.get("id") or "")
+        if not (media_id.isascii() and media_id.isdigit()):
+            return Transient("X did not return the new upload's id.")
+        for index, block in enumerate(media_upload.chunks(item, self.chunk_bytes)):
+            appended = _media_call(
+                client,
+                "POST",
+                f"{base}/{media_id}/append",
+                token,
+                data={"segment_index": str(index)},
+                files={"media": ("blob", block, "application/octet-stream")},
+            )
+            if not isinstance(appended, dict):
+                return appended
+        finished = _media_call(client, "POST", f"{base}/{media_id}/finalize", token)
+        if not isinstance(finished, dict):
+            return finished
+        processing = finished.get("processing_info")
+        state = str(processing.get("state") or "") if isinstance(processing, dict) else ""
+        expires_after = float(
+            finished.get("expires_after_secs") or started.get("expires_after_secs") or 86400
+        )
+        return {
+            "id": media_id,
+            "expires_at": time.time() + expires_after,
+            "ready": state in ("", "succeeded"),
+            "processing": processing if isinstance(processing, dict) else None,
+        }
+
+    def _wait_until_processed(
+        self, client: httpx.Client, token: str, media_id: str, processing: Any, deadline: float | None
+    ) -> Outcome | None:
+        """None once X processed the file; Rejected when processing failed; Transient when it
+        is still going after the bounded wait (the saved upload is polled again next time)."""
+        first_wait = processing.get("check_after_secs") if isinstance(processing, dict) else None
+
+        def check() -> Outcome | bool | None:
+            status = _media_call(
+                client,
+                "GET",
+                f"{self.settings.x_api_base}/2/media/upload",
+                token,
+                params={"command": "STATUS", "media_id": media_id},
+            )
+            if not isinstance(status, dict):
+                return status
+            info = status.get("processing_info")
+            state = str(info.get("state") or "") if isinstance(info, dict) else ""
+            if state in ("", "succeeded"):
+                return True
+            if state == "failed":
+                error = info.get("error") if isinstance(info.get("error"), dict) else {}
+                detail = str(error.get("message") or error.get("name") or "the file could not be processed")
+                return Rejected(f"X could not process the media: {detail}")
+            return None
+
+        if isinstance(first_wait, int | float) and first_wait > 0:
+            time.sleep(min(float(first_wait), self.media_poll_interval))
+        found = media_upload.wait_for(
+            check, polls=self.media_polls, interval=self.media_poll_interval, deadline=deadline
+        )
+        if found is None:
+            return media_upload.still_processing(self.label)
+        return None if found is True else found
+
+    def _describe(self, client: httpx.Client, token: str, media_id: str, alt_text: str) -> Outcome | None:
+        answer = _media_call(
+            client,
+            "POST",
+            f"{self.settings.x_api_base}/2/media/metadata",
+            token,
+            json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+        )
+        return None if isinstance(answer, dict) else answer
 
     def fetch_metrics(self, account: AccountCredentials, platform_post_id: str) -> PostMetricsSnapshot | None:
         """The post's `public_metrics`; None when X won't say now (or the post is gone)."""
@@ -217,6 +371,41 @@ class XAdapter(PlatformAdapter):
 
 
 _NOT_CONFIGURED = "X is not configured: set X_CLIENT_ID (and X_CLIENT_SECRET for a confidential client)"
+
+
+def media_category(mime_type: str) -> str:
+    """X's category for a post's file (a DM category uploads fine and then fails the post)."""
+    if mime_type.startswith("video/"):
+        return "tweet_video"
+    if mime_type == "image/gif":
+        return "tweet_gif"
+    return "tweet_image"
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _media_call(
+    client: httpx.Client, method: str, url: str, token: str, **kwargs: Any
+) -> dict[str, Any] | Outcome:
+    """One media endpoint call: its `data` object, or the outcome of its failure."""
+    response = send(client, method, url, headers=_auth(token), **kwargs)
+    if not isinstance(response, httpx.Response):
+        return response
+    if response.status_code in (200, 201, 202, 204):
+        data = _json(response).get("data")
+        return data if isinstance(data, dict) else {}
+    message = x_message(response)
+    if response.status_code == 429:
+        return RateLimited(
+            x_retry_at(response.headers), error=f"X's media upload limit is reached: {message}"
+        )
+    if response.status_code == 401:
+        return AuthExpired(f"X no longer accepts this account's token: {message}", http_status=401)
+    if response.status_code == 400:
+        return Rejected(f"X refused the media: {message}", http_status=400)
+    return classify_http_error(response, message)
 
 
 def _publish_outcome(response: httpx.Response, handle: str) -> Outcome:

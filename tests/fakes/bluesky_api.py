@@ -23,9 +23,22 @@ What it implements:
 * `com.atproto.identity.resolveHandle` (accounts plus `directory`), `app.bsky.actor.getProfile`,
   `app.bsky.feed.getPosts` (counters settable on the stored record).
 
+* `com.atproto.server.getSession` with the DID document naming the PDS (`pds_endpoint`);
+* media: `com.atproto.repo.uploadBlob` (raw body, its Content-Type) → `{"blob": {"$type": "blob",
+  "ref": {"$link"}, "mimeType", "size"}}`; `com.atproto.server.getServiceAuth` (aud `did:web:…`,
+  lxm) → `{"token"}` for the video service, which lives on the same app here:
+  `app.bsky.video.uploadVideo?did&name` (Bearer service token, the video bytes) → `{"jobStatus":
+  {jobId, did, state: JOB_STATE_CREATED}}` (the same bytes again → 409 `already_exists` with the
+  job id); `app.bsky.video.getJobStatus?jobId` moves a job on one state per read (ENCODING →
+  COMPLETED with its `blob`), or to JOB_STATE_FAILED with `error` for a file whose type is in
+  `fail_processing`. A post's `embed` is checked as the lexicons do: `app.bsky.embed.images`
+  (1-4 images, each a blob of this account ≤ 2,000,000 bytes, `alt` required) or
+  `app.bsky.embed.video` (a processed video blob) — 400 InvalidRequest otherwise.
+
 Every post received is in `posts` with its `time.time()` receipt time. Fault knobs (`faults`,
 routes named after the XRPC method: "createSession", "refreshSession", "createRecord",
-"putRecord", "getRecord", "resolveHandle", "getProfile", "getPosts"): `fail_next`, `drop_next`
+"putRecord", "getRecord", "resolveHandle", "getProfile", "getPosts", "uploadBlob",
+"getServiceAuth", "uploadVideo", "getJobStatus"): `fail_next`, `drop_next`
 (the record is written, then the connection is cut), `delay_next`; `throttle_next(route)`
 answers one 429 with Bluesky's headers.
 """
@@ -100,6 +113,26 @@ class StoredRecord:
 
 
 @dataclass
+class StoredBlob:
+    did: str
+    cid: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass
+class VideoJob:
+    id: str
+    did: str
+    mime_type: str
+    data: bytes
+    reads: int = 0
+    state: str = "JOB_STATE_CREATED"
+    blob: dict[str, Any] | None = None
+    error: str = ""
+
+
+@dataclass
 class _Access:
     did: str
     expires_at: float
@@ -122,6 +155,12 @@ class FakeBluesky:
     faults: Faults = field(default_factory=Faults)
     posts: list[StoredRecord] = field(default_factory=list)  # every post created, in order
     session_requests: list[dict[str, Any]] = field(default_factory=list)
+    blobs: dict[str, StoredBlob] = field(default_factory=dict)  # by CID
+    jobs: dict[str, VideoJob] = field(default_factory=dict)
+    fail_processing: set[str] = field(default_factory=set)  # video types whose processing fails
+    processing_steps: int = 2  # getJobStatus reads before a job completes
+    pds_endpoint: str = ""  # the PDS the DID document names (default: this fake)
+    service_auth_audiences: list[str] = field(default_factory=list)  # `aud` of each service token
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -141,7 +180,13 @@ class FakeBluesky:
             "com.atproto.identity.resolveHandle": ("GET", self._resolve_handle),
             "app.bsky.actor.getProfile": ("GET", self._get_profile),
             "app.bsky.feed.getPosts": ("GET", self._get_posts),
+            "com.atproto.repo.uploadBlob": ("POST", self._upload_blob),
+            "com.atproto.server.getServiceAuth": ("GET", self._get_service_auth),
+            "com.atproto.server.getSession": ("GET", self._get_session),
+            "app.bsky.video.uploadVideo": ("POST", self._upload_video),
+            "app.bsky.video.getJobStatus": ("GET", self._get_job_status),
         }
+        self._service_tokens: dict[str, str] = {}  # video service token → DID
         self.app = Starlette(
             routes=[
                 Route(f"/xrpc/{name}", self._endpoint(name.rsplit(".", 1)[-1], handler), methods=[method])
@@ -352,6 +397,7 @@ class FakeBluesky:
         if not TID.match(rkey):
             raise XrpcError(400, "InvalidRequest", "Invalid TID string")
         record = _validated(body)
+        self._check_embed(did, record)
         key = (did, str(body["collection"]), rkey)
         if key in self.records:
             # The real PDS fails the commit on an existing key with an unhandled error.
@@ -368,6 +414,7 @@ class FakeBluesky:
         if not TID.match(rkey):
             raise XrpcError(400, "InvalidRequest", "Invalid TID string")
         record = _validated(body)
+        self._check_embed(did, record)
         key = (did, str(body["collection"]), rkey)
         headers = self._spend_points(did, 2 if key in self.records else CREATE_POINTS)
         stored = self._store(key, record, received_at)
@@ -405,6 +452,143 @@ class FakeBluesky:
             self.records[key] = stored
             if created:
                 self.posts.append(stored)
+        return stored
+
+    # --- media ------------------------------------------------------------------------------
+
+    def _blob_of(self, did: str, data: bytes, mime: str) -> dict[str, Any]:
+        cid = "bafkrei" + hashlib.sha256(data).hexdigest()[:52]
+        with self._lock:
+            self.blobs[cid] = StoredBlob(did, cid, mime, data)
+        return {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(data)}
+
+    async def _upload_blob(self, request: Request, received_at: float) -> Response:
+        did = self._authenticated(request)
+        mime = request.headers.get("content-type", "")
+        data = await request.body()
+        if not mime or not data:
+            raise XrpcError(400, "InvalidRequest", "A blob needs a Content-Type and a body")
+        return JSONResponse({"blob": self._blob_of(did, data, mime)})
+
+    async def _get_session(self, request: Request, received_at: float) -> Response:
+        did = self._authenticated(request)
+        account = self.accounts[did]
+        endpoint = self.pds_endpoint or str(request.base_url).rstrip("/")
+        did_doc = {
+            "id": did,
+            "alsoKnownAs": [f"at://{account.handle}"],
+            "service": [
+                {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": endpoint}
+            ],
+        }
+        return JSONResponse(
+            {"did": did, "handle": account.handle, "didDoc": did_doc, "active": account.active}
+        )
+
+    async def _get_service_auth(self, request: Request, received_at: float) -> Response:
+        did = self._authenticated(request)
+        query = request.query_params
+        if (
+            not query.get("aud", "").startswith("did:web:")
+            or query.get("lxm") != "com.atproto.repo.uploadBlob"
+        ):
+            raise XrpcError(400, "InvalidRequest", "aud must be a did:web of the PDS and lxm uploadBlob")
+        token = self._jwt(
+            {
+                "typ": "JWT",
+                "iss": did,
+                "aud": query["aud"],
+                "lxm": query["lxm"],
+                "jti": secrets.token_urlsafe(8),
+            }
+        )
+        with self._lock:
+            self._service_tokens[token] = did
+            self.service_auth_audiences.append(query["aud"])
+        return JSONResponse({"token": token})
+
+    async def _upload_video(self, request: Request, received_at: float) -> Response:
+        did = self._service_tokens.get(self._bearer(request) or "")
+        if did is None:
+            raise XrpcError(401, "AuthenticationRequired", "Service token required")
+        if request.query_params.get("did") != did:
+            raise XrpcError(400, "InvalidRequest", "did does not match the service token")
+        data = await request.body()
+        mime = request.headers.get("content-type", "")
+        with self._lock:
+            existing = next((job for job in self.jobs.values() if job.did == did and job.data == data), None)
+        if existing is not None:
+            return JSONResponse(
+                {
+                    "error": "already_exists",
+                    "message": "Video already processed",
+                    "jobId": existing.id,
+                    "did": did,
+                },
+                status_code=409,
+            )
+        job = VideoJob(f"job-{secrets.token_hex(6)}", did, mime, data)
+        with self._lock:
+            self.jobs[job.id] = job
+        return JSONResponse({"jobStatus": self._job_json(job)})
+
+    async def _get_job_status(self, request: Request, received_at: float) -> Response:
+        job = self.jobs.get(request.query_params.get("jobId", ""))
+        if job is None:
+            raise XrpcError(404, "NotFound", "Job not found")
+        with self._lock:
+            job.reads += 1
+            if job.state not in ("JOB_STATE_COMPLETED", "JOB_STATE_FAILED"):
+                if job.mime_type in self.fail_processing:
+                    job.state, job.error = "JOB_STATE_FAILED", "Video could not be encoded"
+                elif job.reads >= self.processing_steps:
+                    job.state = "JOB_STATE_COMPLETED"
+                else:
+                    job.state = "JOB_STATE_ENCODING"
+        if job.state == "JOB_STATE_COMPLETED" and job.blob is None:
+            job.blob = self._blob_of(job.did, job.data, "video/mp4")
+        return JSONResponse({"jobStatus": self._job_json(job)})
+
+    def _job_json(self, job: VideoJob) -> dict[str, Any]:
+        status: dict[str, Any] = {"jobId": job.id, "did": job.did, "state": job.state}
+        if job.blob is not None:
+            status["blob"] = job.blob
+        if job.error:
+            status["error"] = job.error
+        return status
+
+    def _check_embed(self, did: str, record: dict[str, Any]) -> None:
+        embed = record.get("embed")
+        if embed is None:
+            return
+        prefix = f"Invalid {POST} record:"
+        kind = embed.get("$type") if isinstance(embed, dict) else None
+        if kind == "app.bsky.embed.images":
+            images = embed.get("images")
+            if not isinstance(images, list) or not 1 <= len(images) <= 4:
+                raise XrpcError(400, "InvalidRequest", f"{prefix} Record/embed/images must have 1-4 items")
+            for image in images:
+                if not isinstance(image, dict) or not isinstance(image.get("alt"), str):
+                    raise XrpcError(
+                        400, "InvalidRequest", f'{prefix} Record/embed/images must have the property "alt"'
+                    )
+                stored = self._stored_blob(did, image.get("image"))
+                if len(stored.data) > 2_000_000 or not stored.mime_type.startswith("image/"):
+                    raise XrpcError(
+                        400, "InvalidRequest", f"{prefix} Record/embed/images/image is too big or no image"
+                    )
+        elif kind == "app.bsky.embed.video":
+            stored = self._stored_blob(did, embed.get("video"))
+            if stored.mime_type != "video/mp4":
+                raise XrpcError(400, "InvalidRequest", f"{prefix} Record/embed/video must be video/mp4")
+        else:
+            raise XrpcError(400, "InvalidRequest", f"{prefix} Record/embed has an unsupported $type")
+
+    def _stored_blob(self, did: str, blob: Any) -> StoredBlob:
+        cid = ((blob or {}).get("ref") or {}).get("$link") if isinstance(blob, dict) else None
+        stored = self.blobs.get(str(cid))
+        if stored is None or stored.did != did:
+            raise XrpcError(400, "InvalidRequest", f"Could not find blob: {cid}")
         return stored
 
     # --- lookups ----------------------------------------------------------------------------

@@ -23,13 +23,26 @@ What it speaks, as LinkedIn does:
   `first_level_comments` and `replies` (tests set them). It needs the restricted
   `r_member_social` scope (403 ACCESS_DENIED without it, as for any app LinkedIn did not
   approve); an unknown post → 404 NOT_FOUND.
+* media (same version headers): `POST /rest/images?action=initializeUpload`
+  `{"initializeUploadRequest": {"owner"}}` → `{"value": {"uploadUrl", "uploadUrlExpiresAt",
+  "image": "urn:li:image:…"}}`, one PUT of the whole file to the upload URL (201);
+  `POST /rest/videos?action=initializeUpload` `{"initializeUploadRequest": {"owner",
+  "fileSizeBytes", …}}` → `{"value": {"video", "uploadToken": "", "uploadInstructions":
+  [{"uploadUrl", "firstByte", "lastByte"}]}}` in parts of `video_part_bytes`; each part PUT to
+  its own URL (exact length) answers an `ETag`; `POST /rest/videos?action=finalizeUpload`
+  checks `uploadedPartIds` are those ETags in order. `GET /rest/images/{urn}` and
+  `/rest/videos/{urn}` say `status`: WAITING_UPLOAD, PROCESSING (for `processing_steps` reads),
+  then AVAILABLE — or PROCESSING_FAILED with `processingFailureReason` for a kind ("image",
+  "video") in `fail_processing`. A post's `content.media.id` / `content.multiImage.images[].id`
+  must be AVAILABLE media of the author (multiImage: 2-20 images), else 422;
 
 The commentary is read as LinkedIn's "little" text: escapes, `#hashtag` elements, hashtag
 templates and mentions are rendered; at the first unescaped reserved character the rest of the
 text is **silently dropped** and the answer is still 201 — LinkedIn's truncation. Each received
 post keeps the raw commentary, the rendered text and the hashtags (`fake.posts`).
 
-Faults (`fake.faults`, route names "posts", "social_actions", "token", "userinfo"): `fail_next` for 429/5xx, `drop_next`
+Faults (`fake.faults`, route names "posts", "social_actions", "token", "userinfo",
+"media_init", "media_upload", "media_finalize", "media_status"): `fail_next` for 429/5xx, `drop_next`
 (the post is stored, then the connection is cut), `delay_next`. `throttle_daily()` queues the
 header-less 429 LinkedIn sends when a daily limit is reached.
 """
@@ -97,6 +110,23 @@ class LinkedInPost:
 
 
 @dataclass
+class LinkedInMedia:
+    urn: str
+    kind: str  # image | video
+    owner: str
+    size: int
+    parts: list[tuple[int, int]]  # (firstByte, lastByte) of each upload part
+    received: dict[int, bytes] = field(default_factory=dict)
+    etags: list[str] = field(default_factory=list)
+    status: str = "WAITING_UPLOAD"
+    reads: int = 0
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.received[index] for index in sorted(self.received))
+
+
+@dataclass
 class _Token:
     sub: str
     expires_at: float
@@ -114,6 +144,11 @@ class FakeLinkedIn:
     posts: list[LinkedInPost] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    media: dict[str, LinkedInMedia] = field(default_factory=dict)  # by URN
+    video_part_bytes: int = 4 * 1024 * 1024
+    processing_steps: int = 1  # status reads answering PROCESSING before AVAILABLE
+    fail_processing: set[str] = field(default_factory=set)  # "image" / "video"
+    upload_base: str = ""  # where upload URLs point (default: this fake)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -128,6 +163,11 @@ class FakeLinkedIn:
                 Route("/v2/userinfo", self._userinfo),
                 Route("/rest/posts", self._create_post, methods=["POST"]),
                 Route("/rest/socialActions/{target}", self._social_actions),
+                Route("/rest/images", self._initialize_upload, methods=["POST"]),
+                Route("/rest/videos", self._video_action, methods=["POST"]),
+                Route("/rest/images/{urn}", self._media_status),
+                Route("/rest/videos/{urn}", self._media_status),
+                Route("/dms-uploads/{token}/{part}", self._upload_part, methods=["PUT"]),
             ]
         )
 
@@ -275,7 +315,7 @@ class FakeLinkedIn:
         if problem is not None:
             return problem
         body = await request.json()
-        problem = self._body_problem(body)
+        problem = self._body_problem(body) or self._content_problem(body)
         if problem is not None:
             return problem
         text, hashtags, truncated = render_little(body["commentary"])
@@ -349,6 +389,159 @@ class FakeLinkedIn:
                 },
             }
         )
+
+    # -- media -------------------------------------------------------------------------------
+
+    async def _media_guard(self, request: Request, route: str) -> Response | None:
+        fault = await self._fault(route)
+        if fault is not None:
+            return fault
+        problem = self._version_problem(request)
+        if problem is not None:
+            return problem
+        _token, problem = self._authenticate(request)
+        return problem
+
+    async def _video_action(self, request: Request) -> Response:
+        if request.query_params.get("action") == "finalizeUpload":
+            return await self._finalize_upload(request)
+        return await self._initialize_upload(request)
+
+    async def _initialize_upload(self, request: Request) -> Response:
+        problem = await self._media_guard(request, "media_init")
+        if problem is not None:
+            return problem
+        if request.query_params.get("action") != "initializeUpload":
+            return _rest_error(400, "ILLEGAL_ARGUMENT", "action must be initializeUpload")
+        kind = "video" if request.url.path.endswith("/videos") else "image"
+        body = (await request.json()).get("initializeUploadRequest") or {}
+        if body.get("owner") != self.member.urn:
+            return _rest_error(
+                403, "ACCESS_DENIED", f"Not enough permissions to upload as {body.get('owner')}"
+            )
+        base = self.upload_base or str(request.base_url).rstrip("/")
+        token = secrets.token_hex(8)
+        if kind == "image":
+            item = LinkedInMedia(f"urn:li:image:D4E{token}", "image", body["owner"], 0, [(0, -1)])
+            with self._lock:
+                self.media[item.urn] = item
+            return JSONResponse(
+                {
+                    "value": {
+                        "uploadUrlExpiresAt": int(time.time() * 1000) + 3_600_000,
+                        "uploadUrl": f"{base}/dms-uploads/{token}/0",
+                        "image": item.urn,
+                    }
+                }
+            )
+        size = body.get("fileSizeBytes")
+        if not isinstance(size, int) or size <= 0:
+            return _input_error(
+                "/initializeUploadRequest/fileSizeBytes", "FIELD_VALUE_REQUIRED", "fileSizeBytes is required"
+            )
+        parts = [
+            (first, min(first + self.video_part_bytes, size) - 1)
+            for first in range(0, size, self.video_part_bytes)
+        ]
+        item = LinkedInMedia(f"urn:li:video:D5F{token}", "video", body["owner"], size, parts)
+        with self._lock:
+            self.media[item.urn] = item
+        instructions = [
+            {"uploadUrl": f"{base}/dms-uploads/{token}/{index}", "firstByte": first, "lastByte": last}
+            for index, (first, last) in enumerate(parts)
+        ]
+        return JSONResponse(
+            {
+                "value": {
+                    "video": item.urn,
+                    "uploadToken": "",
+                    "uploadUrlsExpireAt": int(time.time() * 1000) + 3_600_000,
+                    "uploadInstructions": instructions,
+                }
+            }
+        )
+
+    async def _upload_part(self, request: Request) -> Response:
+        fault = await self._fault("media_upload")
+        if fault is not None:
+            return fault
+        _token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        token, index = request.path_params["token"], int(request.path_params["part"])
+        item = next((m for m in self.media.values() if m.urn.endswith(token)), None)
+        if item is None or index >= len(item.parts):
+            return _rest_error(404, "NOT_FOUND", "Unknown upload URL")
+        data = await request.body()
+        first, last = item.parts[index]
+        if item.kind == "video" and len(data) != last - first + 1:
+            return _rest_error(
+                400, "ILLEGAL_ARGUMENT", f"Part {index} must be {last - first + 1} bytes, got {len(data)}"
+            )
+        etag = f"etag-{token}-{index}-{len(data)}"
+        with self._lock:
+            item.received[index] = data
+            if item.kind == "image":
+                item.size = len(data)
+                item.status = "PROCESSING" if self.processing_steps else "AVAILABLE"
+        return Response(status_code=201, headers={"ETag": etag})
+
+    async def _finalize_upload(self, request: Request) -> Response:
+        problem = await self._media_guard(request, "media_finalize")
+        if problem is not None:
+            return problem
+        body = (await request.json()).get("finalizeUploadRequest") or {}
+        item = self.media.get(str(body.get("video") or ""))
+        if item is None or item.kind != "video":
+            return _rest_error(404, "NOT_FOUND", "Unknown video")
+        expected = [
+            f"etag-{item.urn[len('urn:li:video:D5F') :]}-{index}-{last - first + 1}"
+            for index, (first, last) in enumerate(item.parts)
+        ]
+        if body.get("uploadedPartIds") != expected or len(item.received) != len(item.parts):
+            return _rest_error(400, "ILLEGAL_ARGUMENT", "uploadedPartIds do not match the uploaded parts")
+        with self._lock:
+            item.etags, item.status = expected, "PROCESSING"
+        return Response(status_code=200)
+
+    async def _media_status(self, request: Request) -> Response:
+        problem = await self._media_guard(request, "media_status")
+        if problem is not None:
+            return problem
+        item = self.media.get(request.path_params["urn"])
+        if item is None:
+            return _rest_error(404, "NOT_FOUND", f"Entity {request.path_params['urn']} does not exist")
+        with self._lock:
+            if item.status == "PROCESSING":
+                item.reads += 1
+                if item.kind in self.fail_processing:
+                    item.status = "PROCESSING_FAILED"
+                elif item.reads > self.processing_steps:
+                    item.status = "AVAILABLE"
+            answer: dict[str, Any] = {"id": item.urn, "status": item.status, "owner": item.owner}
+        if item.status == "PROCESSING_FAILED":
+            answer["processingFailureReason"] = "Unsupported media encoding"
+        return JSONResponse(answer)
+
+    def _content_problem(self, body: dict[str, Any]) -> Response | None:
+        content = body.get("content")
+        if content is None:
+            return None
+        if "multiImage" in content:
+            ids = [image.get("id") for image in (content["multiImage"].get("images") or [])]
+            if not 2 <= len(ids) <= 20:
+                return _input_error(
+                    "/content/multiImage/images", "INVALID_VALUE", "multiImage needs 2-20 images"
+                )
+        else:
+            ids = [(content.get("media") or {}).get("id")]
+        for urn in ids:
+            item = self.media.get(str(urn))
+            if item is None or item.owner != body.get("author"):
+                return _input_error("/content", "INVALID_VALUE", f"Media {urn} does not exist")
+            if item.status != "AVAILABLE":
+                return _input_error("/content", "INVALID_VALUE", f"Media {urn} is not ready ({item.status})")
+        return None
 
     def _version_problem(self, request: Request) -> Response | None:
         version = request.headers.get("linkedin-version", "")

@@ -17,6 +17,12 @@ What it implements, as Mastodon 4.3 does:
 * `POST /api/v1/statuses`: `Idempotency-Key` replays return the original status (per account,
   for an hour), longer than `max_characters` → 422 "Validation failed: Text character limit of
   N exceeded"; `GET /api/v1/statuses/:id`.
+* `POST /api/v2/media` (multipart `file`, `description` ≤ 1500 characters; scope `write:media`):
+  an image → 200 with its `url`; a video → 202 with `url: null` while it is processed;
+  `GET /api/v1/media/:id` → 206 for `processing_steps` reads, then 200 with the `url`, or 422
+  `{"error": …}` for a file whose type is in `fail_processing`. A file type outside
+  `supported_mime_types` → 422 "Validation failed: File content type is invalid". A status's
+  `media_ids` must be this account's processed, unattached files (at most 4), else 422;
 * Rate limits as Mastodon keeps them: 300 requests per 5 minutes per token on every API
   answer, and for creating statuses 300 per 3 hours per account (its `statuses` family) —
   `X-RateLimit-Limit/Remaining/Reset` (Reset in ISO-8601) on every authenticated API answer,
@@ -25,7 +31,7 @@ What it implements, as Mastodon 4.3 does:
 
 Every status received is kept in `posts` with its `time.time()` receipt time. Fault knobs
 (`faults`, routes "apps", "authorize", "token", "verify_credentials", "instance", "statuses",
-"status"): `fail_next`, `drop_next` (the status is created, then the connection is cut),
+"status", "media", "media_status"): `fail_next`, `drop_next` (the status is created, then the connection is cut),
 `delay_next`; `throttle_next(route)` answers one 429 with Mastodon's headers.
 """
 
@@ -109,6 +115,18 @@ class ReceivedStatus:
     favourites_count: int = 0
     reblogs_count: int = 0
     replies_count: int = 0
+    media_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReceivedMedia:
+    id: str
+    account_id: str
+    mime_type: str
+    data: bytes
+    description: str
+    processing_left: int  # GET reads before it is processed (0: ready)
+    status_id: str | None = None  # the status it is attached to
 
 
 @dataclass
@@ -141,6 +159,18 @@ class FakeMastodon:
     posts: list[ReceivedStatus] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    media: dict[str, ReceivedMedia] = field(default_factory=dict)
+    supported_mime_types: tuple[str, ...] = (
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+    )
+    fail_processing: set[str] = field(default_factory=set)  # mime types whose processing fails
+    processing_steps: int = 2  # 206 answers before a video is processed
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -159,6 +189,8 @@ class FakeMastodon:
                 Route("/api/v2/instance", self._instance, methods=["GET"]),
                 Route("/api/v1/statuses", self._create_status, methods=["POST"]),
                 Route("/api/v1/statuses/{status_id}", self._get_status, methods=["GET"]),
+                Route("/api/v2/media", self._upload_media, methods=["POST"]),
+                Route("/api/v1/media/{media_id}", self._get_media, methods=["GET"]),
             ]
         )
 
@@ -383,7 +415,10 @@ class FakeMastodon:
             )
         text = str(form.get("status") or "")
         visibility = str(form.get("visibility") or "public")
-        problem = self._status_problem(text, visibility)
+        media_ids = [str(item) for item in form.get("media_ids") or []]
+        problem = self._media_problem(media_ids, token.account_id) or self._status_problem(
+            text, visibility, has_media=bool(media_ids)
+        )
         if problem:
             return _error(422, problem, headers=self._count(token, "statuses", record=False))
         status = ReceivedStatus(
@@ -395,8 +430,11 @@ class FakeMastodon:
             idempotency_key=key,
             received_at=received_at,
             created_at=_iso(datetime.fromtimestamp(received_at, UTC)),
+            media_ids=media_ids,
         )
         with self._lock:
+            for media_id in media_ids:
+                self.media[media_id].status_id = status.id
             self._statuses[status.id] = status
             self.posts.append(status)
             if key:
@@ -406,8 +444,81 @@ class FakeMastodon:
             return dropped_response(200, fault)
         return JSONResponse(self._status_json(status), headers=headers)
 
-    def _status_problem(self, text: str, visibility: str) -> str:
-        if not text.strip():
+    def _media_problem(self, media_ids: list[str], account_id: str) -> str:
+        if len(media_ids) > 4:
+            return "Validation failed: Media attachments cannot be more than 4"
+        for media_id in media_ids:
+            item = self.media.get(media_id)
+            if item is None or item.account_id != account_id or item.status_id is not None:
+                return "Validation failed: Media attachments are invalid"
+            if item.processing_left > 0:
+                return "Validation failed: Media attachments have not finished processing. Try again in a moment!"
+        return ""
+
+    async def _upload_media(self, request: Request) -> Response:
+        if fault := await self._fault("media"):
+            return fault
+        token, problem = self._authorize_token(request, {"write", "write:media"})
+        if problem:
+            return problem
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            return _error(422, "Validation failed: File can't be blank")
+        mime = upload.content_type or ""
+        if mime not in self.supported_mime_types:
+            return _error(422, "Validation failed: File content type is invalid, File is invalid")
+        description = str(form.get("description") or "")
+        if len(description) > 1500:
+            return _error(422, "Validation failed: Description is too long (maximum is 1500 characters)")
+        item = ReceivedMedia(
+            id=self._next_id(time.time()),
+            account_id=token.account_id,
+            mime_type=mime,
+            data=await upload.read(),
+            description=description,
+            processing_left=self.processing_steps if mime.startswith("video/") else 0,
+        )
+        with self._lock:
+            self.media[item.id] = item
+        headers = self._count(token, "api")
+        return JSONResponse(
+            self._media_json(item), status_code=202 if item.processing_left else 200, headers=headers
+        )
+
+    async def _get_media(self, request: Request) -> Response:
+        if fault := await self._fault("media_status"):
+            return fault
+        token, problem = self._authorize_token(request, {"write", "write:media"})
+        if problem:
+            return problem
+        item = self.media.get(request.path_params["media_id"])
+        if item is None or item.account_id != token.account_id:
+            return JSONResponse({"error": "Record not found"}, status_code=404)
+        if item.mime_type in self.fail_processing:
+            return _error(422, "Error processing thumbnail for uploaded media")
+        with self._lock:
+            if item.processing_left > 0:
+                item.processing_left -= 1
+                return JSONResponse(self._media_json(item), status_code=206)
+        return JSONResponse(self._media_json(item))
+
+    def _media_json(self, item: ReceivedMedia) -> dict[str, Any]:
+        kind = "video" if item.mime_type.startswith("video/") else "image"
+        ready = item.processing_left == 0 and item.mime_type not in self.fail_processing
+        return {
+            "id": item.id,
+            "type": kind,
+            "url": f"https://files.{self.domain}/media/{item.id}" if ready else None,
+            "preview_url": f"https://files.{self.domain}/media/{item.id}/small",
+            "remote_url": None,
+            "meta": {},
+            "description": item.description or None,
+            "blurhash": None,
+        }
+
+    def _status_problem(self, text: str, visibility: str, *, has_media: bool = False) -> str:
+        if not text.strip() and not has_media:
             return "Validation failed: Text can't be blank"
         if _length(text) > self.max_characters:
             return f"Validation failed: Text character limit of {self.max_characters} exceeded"
@@ -526,7 +637,7 @@ class FakeMastodon:
             "favourites_count": status.favourites_count,
             "content": f"<p>{html.escape(status.text)}</p>",
             "account": self._account_json(),
-            "media_attachments": [],
+            "media_attachments": [self._media_json(self.media[media_id]) for media_id in status.media_ids],
             "mentions": [],
             "tags": [],
             "emojis": [],

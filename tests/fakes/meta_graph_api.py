@@ -30,14 +30,25 @@ N}` instead, the other shape Meta uses. A metric the platform does not offer for
 a post of another account → code 100 subcode 33 (not found); no permission → code 10.
 
 Containers finish at once, or after `container_polls_before_finished` status reads; a container
-published once answers a second publish with a Graph error. Posts are recorded in `posts` with
+published once answers a second publish with a Graph error. A container whose `image_url` /
+`video_url` is in `fail_urls` ends ERROR (Threads: `error_message`; Instagram: `status` "Error: …").
+Carousels as Meta takes them: item containers (`is_carousel_item=true`, Threads `media_type`
+IMAGE/VIDEO, Instagram `image_url` or `media_type=VIDEO`), then `media_type=CAROUSEL` with
+`children=a,b,…` (2-10 on Instagram, 2-20 on Threads; each a FINISHED item of the same account,
+else 9007 / 100). `alt_text` is kept with the container's params.
+
+Facebook videos: `POST /{page}/videos` (`file_url`, `description`, `title`) → `{"id"}`; the video
+is processed for `video_polls_before_ready` reads of `GET /{video}?fields=status`
+(`{"status": {"video_status": "processing"|"ready"|"error", "processing_phase": {…}}}`) and
+becomes a post on the Page when ready; one whose `file_url` is in `fail_urls` ends "error" with
+`processing_phase.errors`. Photos keep `alt_text_custom` (`photo_requests`). Posts are recorded in `posts` with
 the time they were received (`time.time()`).
 
 Fault routes for `faults` (tests/fakes/faults.py): "threads_token", "threads_exchange",
 "threads_refresh", "threads_me", "threads" (container create), "threads_publish", "facebook_token",
 "me", "accounts", "media" (Instagram container create), "media_publish", "container" (status
 reads), "node" (other object reads: permalink, metrics), "recent" (recent-post lists), "feed",
-"photos", "insights". A `drop` fault does the work (the post exists) and then cuts the connection.
+"photos", "videos", "video_status", "insights". A `drop` fault does the work (the post exists) and then cuts the connection.
 `graph_error_next` and `throttle_next` queue errors in the real envelope.
 
     meta = FakeMetaGraph()
@@ -150,6 +161,16 @@ class Container:
 
 
 @dataclass
+class FacebookVideo:
+    id: str
+    page_id: str
+    params: dict[str, str]
+    polls_left: int
+    status: str = "processing"  # processing | ready | error
+    post_id: str = ""
+
+
+@dataclass
 class Post:
     id: str
     platform: str  # threads | instagram | facebook
@@ -205,6 +226,10 @@ class FakeMetaGraph:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     publish_requests: list[dict[str, str]] = field(default_factory=list)
     unpublished_photos: dict[str, str] = field(default_factory=dict)  # photo id → url
+    fail_urls: set[str] = field(default_factory=set)  # media URLs whose processing fails
+    photo_requests: list[dict[str, str]] = field(default_factory=list)
+    videos: dict[str, FacebookVideo] = field(default_factory=dict)
+    video_polls_before_ready: int = 1
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -595,8 +620,11 @@ class FakeMetaGraph:
             return self._json(_select(known, params.get("fields", "id,name")))
         with self._lock:
             container = self.containers.get(node)
+            video = self.videos.get(node)
         if container is not None and container.platform == "instagram":
             return await self._container_status(container, params, "status_code")
+        if video is not None and token.kind == "page" and token.owner == video.page_id:
+            return await self._video_status(video, params)
         return await self._post_read(node, None, params)
 
     async def _facebook_edge(self, request: Request) -> Response:
@@ -612,7 +640,7 @@ class FakeMetaGraph:
         if edge == "insights" and request.method == "GET":
             return await self._insights("instagram", node, token, params)
         page = next((page for page in self.pages if page.id == node), None)
-        if page is not None and edge in ("feed", "photos") and request.method == "POST":
+        if page is not None and edge in ("feed", "photos", "videos") and request.method == "POST":
             if token.kind != "page" or token.owner != page.id:
                 return self._error(
                     "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts "
@@ -620,6 +648,8 @@ class FakeMetaGraph:
                     code=200,
                     status=403,
                 )
+            if edge == "videos":
+                return await self._video(page, params)
             return await (self._feed(page, params) if edge == "feed" else self._photos(page, params))
         linked_page = next((p for p in self.pages if p.instagram and p.instagram.id == node), None)
         if linked_page is not None and edge in ("media", "media_publish"):
@@ -628,7 +658,11 @@ class FakeMetaGraph:
             if edge == "media" and request.method == "GET":
                 return await self._recent("instagram", node, "caption", params)
             if edge == "media" and request.method == "POST":
-                if not params.get("image_url") and not params.get("video_url"):
+                if (
+                    params.get("media_type") != "CAROUSEL"
+                    and not params.get("image_url")
+                    and not params.get("video_url")
+                ):
                     return self._error(
                         "(#100) Only photo or video can be accepted as media type.", code=100, subcode=2207052
                     )
@@ -715,6 +749,7 @@ class FakeMetaGraph:
             return fault.response()
         if not params.get("url"):
             return self._error("(#324) Requires upload file", code=324)
+        self.photo_requests.append(dict(params))
         photo_id = self._new_id()
         if params.get("published", "true").lower() == "false":
             with self._lock:
@@ -736,6 +771,53 @@ class FakeMetaGraph:
             return dropped_response()
         return self._json({"id": photo_id, "post_id": post_id})
 
+    async def _video(self, page: FacebookPage, params: dict[str, str]) -> Response:
+        fault = await self._fault("videos")
+        if fault and fault.kind == "status":
+            return fault.response()
+        if not params.get("file_url"):
+            return self._error("(#100) file_url or an upload handle is required", code=100)
+        video = FacebookVideo(self._new_id(), page.id, dict(params), self.video_polls_before_ready)
+        with self._lock:
+            self.videos[video.id] = video
+        if fault and fault.kind == "drop":
+            return dropped_response()
+        return self._json({"id": video.id})
+
+    async def _video_status(self, video: FacebookVideo, params: dict[str, str]) -> Response:
+        fault = await self._fault("video_status")
+        if fault and fault.kind == "status":
+            return fault.response()
+        with self._lock:
+            if video.status == "processing" and video.polls_left > 0:
+                video.polls_left -= 1
+            elif video.status == "processing" and video.params["file_url"] in self.fail_urls:
+                video.status = "error"
+            elif video.status == "processing":
+                video.status = "ready"
+                video.post_id = f"{video.page_id}_{video.id[-10:]}"
+        if video.status == "ready" and not any(post.id == video.id for post in self.posts):
+            self._record(
+                Post(
+                    video.id,
+                    "facebook",
+                    video.page_id,
+                    video.params.get("description", ""),
+                    (video.params["file_url"],),
+                    time.time(),
+                    f"https://www.facebook.com/{video.page_id}/videos/{video.id}",
+                )
+            )
+        phase: dict[str, Any] = {
+            "status": {"processing": "in_progress", "ready": "complete"}.get(video.status, "error")
+        }
+        if video.status == "error":
+            phase["errors"] = [
+                {"code": 1363008, "message": "The video file you uploaded is in a format we don't support."}
+            ]
+        known = {"id": video.id, "status": {"video_status": video.status, "processing_phase": phase}}
+        return self._json(_select(known, params.get("fields", "id")))
+
     def _page(self, page_id: str) -> FacebookPage:
         return next(page for page in self.pages if page.id == page_id)
 
@@ -747,10 +829,16 @@ class FakeMetaGraph:
         fault = await self._fault(route)
         if fault and fault.kind == "status":
             return fault.response()
+        if params.get("media_type") == "CAROUSEL":
+            problem = self._carousel_problem(platform, owner, params)
+            if problem is not None:
+                return problem
         if platform == "threads":
             media_type = params.get("media_type", "")
-            if media_type not in ("TEXT", "IMAGE", "VIDEO"):
+            if media_type not in ("TEXT", "IMAGE", "VIDEO", "CAROUSEL"):
                 return self._error("(#100) The parameter media_type is required.", code=100)
+            if media_type == "VIDEO" and not params.get("video_url"):
+                return self._error("(#100) The parameter video_url is required.", code=100)
             if media_type == "TEXT" and not params.get("text"):
                 return self._error("(#100) The parameter text is required for TEXT posts.", code=100)
             if media_type == "IMAGE" and not params.get("image_url"):
@@ -760,14 +848,16 @@ class FakeMetaGraph:
                     "Param text must be at most 500 characters long.", code=100, subcode=2207011
                 )
         polls = self.container_polls_before_finished
+        failing = bool({params.get("image_url"), params.get("video_url")} & self.fail_urls)
+        final = "ERROR" if failing else self.container_final_status
         container = Container(
             id=self._new_id(),
             platform=platform,
             owner=owner,
             params=dict(params),
-            status="IN_PROGRESS" if polls else self.container_final_status,
+            status="IN_PROGRESS" if polls else final,
             polls_left=polls,
-            final_status=self.container_final_status,
+            final_status=final,
         )
         with self._lock:
             self.containers[container.id] = container
@@ -791,6 +881,8 @@ class FakeMetaGraph:
         known: dict[str, Any] = {"id": container.id, field_name: shown}
         if field_name == "status" and shown == "ERROR":
             known["error_message"] = self.container_error_message
+        if field_name == "status_code":  # Instagram says why in `status`
+            known["status"] = f"Error: {self.container_error_message}" if shown == "ERROR" else shown
         return self._json(_select(known, params.get("fields", "id")))
 
     async def _publish_container(
@@ -812,7 +904,7 @@ class FakeMetaGraph:
             return self._error("(#100) The media container has expired.", code=100, subcode=2207006)
         media_id = self._new_id()
         text = container.params.get("text" if platform == "threads" else "caption", "")
-        urls = tuple(container.params[key] for key in ("image_url", "video_url") if container.params.get(key))
+        urls = self._media_urls(container)
         if platform == "threads":
             permalink = f"https://www.threads.net/@{self.threads_user.username}/post/{media_id[-8:]}"
         else:
@@ -824,6 +916,25 @@ class FakeMetaGraph:
         if fault and fault.kind == "drop":
             return dropped_response()
         return self._json({"id": media_id})
+
+    def _media_urls(self, container: Container) -> tuple[str, ...]:
+        if container.params.get("media_type") == "CAROUSEL":
+            children = [self.containers[child] for child in container.params["children"].split(",")]
+            return tuple(url for child in children for url in self._media_urls(child))
+        return tuple(container.params[key] for key in ("image_url", "video_url") if container.params.get(key))
+
+    def _carousel_problem(self, platform: str, owner: str, params: dict[str, str]) -> Response | None:
+        children = [child for child in params.get("children", "").split(",") if child]
+        most = 10 if platform == "instagram" else 20
+        if not 2 <= len(children) <= most:
+            return self._error(f"(#100) A carousel needs 2 to {most} children.", code=100, subcode=2207012)
+        for child_id in children:
+            child = self.containers.get(child_id)
+            if child is None or child.owner != owner or child.params.get("is_carousel_item") != "true":
+                return self._error(f"(#100) Invalid carousel child {child_id}", code=100)
+            if child.status != "FINISHED":
+                return self._error("Media ID is not available", code=9007, subcode=2207027)
+        return None
 
     async def _recent(self, platform: str, owner: str, text_field: str, params: dict[str, str]) -> Response:
         fault = await self._fault("recent")

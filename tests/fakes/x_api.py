@@ -27,7 +27,19 @@ What it speaks, as X does:
   with only `errors` (X's "Not Found Error"), a non-numeric one a 400; its own 15-minute window
   (`lookup_window_limit`) with `x-rate-limit-*` headers, over it → 429.
 
-Faults (`fake.faults`, route names "tweets", "tweet_lookup", "token", "users_me"): `fail_next` (429/5xx with the
+* media upload (v2): `POST /2/media/upload/initialize` `{media_type, total_bytes, media_category}`
+  → `{"data": {"id", "media_key", "expires_after_secs"}}`; `POST /2/media/upload/{id}/append`
+  multipart `media` + `segment_index` (0-999, at most 5 MB each) → `{"data": {"expires_at"}}`;
+  `POST /2/media/upload/{id}/finalize` checks that the segments add up to `total_bytes` → the
+  upload, with `processing_info` `{state: pending, check_after_secs: 1}` for videos and GIFs;
+  `GET /2/media/upload?command=STATUS&media_id=` moves a processing file on one step per read
+  (pending → in_progress → succeeded), or to `failed` with `error: {code, name, message}` for a
+  file whose upload matched `fail_processing` (a media type); `POST /2/media/metadata` sets alt
+  text (≤ 1000 characters). A post's `media.media_ids` must be 1-4 finalized, processed uploads of
+  this user, else 400 "Your media IDs are invalid.";
+
+Faults (`fake.faults`, route names "tweets", "tweet_lookup", "token", "users_me", "media_init",
+"media_append", "media_finalize", "media_status", "media_metadata"): `fail_next` (429/5xx with the
 headers you give), `drop_next` (the post is stored, then the connection is cut), `delay_next`.
 """
 
@@ -55,6 +67,22 @@ ACCESS_TTL_SECONDS = 7200
 WINDOW_SECONDS = 900
 DAY_SECONDS = 86400
 _tweet_ids = itertools.count(1_790_000_000_000_000_001)
+_media_ids = itertools.count(1_880_000_000_000_000_001)
+MAX_SEGMENT_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class XMedia:
+    id: str
+    user_id: str
+    media_type: str
+    total_bytes: int
+    category: str
+    segments: dict[int, bytes] = field(default_factory=dict)
+    finalized: bool = False
+    state: str = ""  # "" (nothing to process) | pending | in_progress | succeeded | failed
+    alt_text: str = ""
+    reads: int = 0  # STATUS reads so far
 
 
 @dataclass
@@ -72,6 +100,7 @@ class XPost:
     text: str
     headers: dict[str, str]
     received_at: float  # time.time() when the request arrived
+    media_ids: list[str] = field(default_factory=list)
     # What `GET /2/tweets/{id}` reports; tests set the numbers they expect back.
     public_metrics: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
@@ -114,6 +143,10 @@ class FakeX:
     posts: list[XPost] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    media: dict[str, XMedia] = field(default_factory=dict)
+    # Uploads of these media types fail processing (STATUS → failed, InvalidMedia).
+    fail_processing: set[str] = field(default_factory=set)
+    processing_steps: int = 2  # STATUS reads before a processing file is done
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -134,6 +167,11 @@ class FakeX:
                 Route("/2/users/me", self._users_me),
                 Route("/2/tweets", self._create_tweet, methods=["POST"]),
                 Route("/2/tweets/{id}", self._lookup_tweet),
+                Route("/2/media/upload/initialize", self._media_init, methods=["POST"]),
+                Route("/2/media/upload/{id}/append", self._media_append, methods=["POST"]),
+                Route("/2/media/upload/{id}/finalize", self._media_finalize, methods=["POST"]),
+                Route("/2/media/upload", self._media_status, methods=["GET"]),
+                Route("/2/media/metadata", self._media_metadata, methods=["POST"]),
             ]
         )
 
@@ -278,12 +316,27 @@ class FakeX:
             return _problem(429, "Too Many Requests", "Too Many Requests", headers=headers)
         body = await request.json()
         text = body.get("text") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text:
+        media = body.get("media") if isinstance(body, dict) else None
+        media_ids = media.get("media_ids") if isinstance(media, dict) else []
+        if not isinstance(text, str) or (not text and not media_ids):
             return _invalid_request("text", "$.text: is missing but it is required", headers)
+        if media_ids and not self._usable_media(media_ids, token.user_id):
+            return _invalid_request(
+                "media.media_ids", "Your media IDs are invalid.", headers, value=media_ids
+            )
         with self._lock:
-            duplicate = any(post.user_id == token.user_id and post.text == text for post in self.posts)
+            duplicate = bool(text) and any(
+                post.user_id == token.user_id and post.text == text for post in self.posts
+            )
             if not duplicate:
-                post = XPost(str(next(_tweet_ids)), token.user_id, text, dict(request.headers), received_at)
+                post = XPost(
+                    str(next(_tweet_ids)),
+                    token.user_id,
+                    text,
+                    dict(request.headers),
+                    received_at,
+                    media_ids=list(media_ids or []),
+                )
                 self.posts.append(post)
         if duplicate:
             return _problem(
@@ -327,6 +380,153 @@ class FakeX:
         if "public_metrics" in request.query_params.get("tweet.fields", "").split(","):
             data["public_metrics"] = metrics
         return JSONResponse({"data": data}, headers=headers)
+
+    # -- media -------------------------------------------------------------------------------
+
+    def _usable_media(self, media_ids: Any, user_id: str) -> bool:
+        if not isinstance(media_ids, list) or not 1 <= len(media_ids) <= 4:
+            return False
+        with self._lock:
+            found = [self.media.get(str(media_id)) for media_id in media_ids]
+        return all(
+            item is not None
+            and item.user_id == user_id
+            and item.finalized
+            and item.state in ("", "succeeded")
+            for item in found
+        )
+
+    async def _media_init(self, request: Request) -> Response:
+        fault = await self._fault("media_init")
+        if fault is not None:
+            return fault
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        body = await request.json()
+        media_type = str(body.get("media_type") or "")
+        total = body.get("total_bytes")
+        category = str(body.get("media_category") or "")
+        if not media_type or not isinstance(total, int) or total <= 0 or not category:
+            return _invalid_request(
+                "media_type", "media_type, total_bytes and media_category are required", {}
+            )
+        item = XMedia(str(next(_media_ids)), token.user_id, media_type, total, category)
+        with self._lock:
+            self.media[item.id] = item
+        return JSONResponse(
+            {"data": {"id": item.id, "media_key": f"7_{item.id}", "expires_after_secs": 1295999}}
+        )
+
+    def _own_media(self, request: Request, token: _Token) -> XMedia | Response:
+        item = self.media.get(request.path_params.get("id") or request.query_params.get("media_id", ""))
+        if item is None or item.user_id != token.user_id:
+            return _problem(400, "Invalid Request", "The media id is not valid.")
+        return item
+
+    async def _media_append(self, request: Request) -> Response:
+        fault = await self._fault("media_append")
+        if fault is not None:
+            return fault
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        item = self._own_media(request, token)
+        if isinstance(item, Response):
+            return item
+        form = await request.form()
+        upload = form.get("media")
+        index = str(form.get("segment_index") or "")
+        if upload is None or isinstance(upload, str) or not index.isdigit() or int(index) > 999:
+            return _problem(400, "Invalid Request", "media and segment_index (0-999) are required.")
+        data = await upload.read()
+        if len(data) > MAX_SEGMENT_BYTES:
+            return _problem(400, "Invalid Request", "A segment may carry at most 5 MB.")
+        with self._lock:
+            item.segments[int(index)] = data
+        return JSONResponse({"data": {"expires_at": int(time.time()) + 86400}})
+
+    async def _media_finalize(self, request: Request) -> Response:
+        fault = await self._fault("media_finalize")
+        if fault is not None:
+            return fault
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        item = self._own_media(request, token)
+        if isinstance(item, Response):
+            return item
+        with self._lock:
+            size = sum(len(data) for data in item.segments.values())
+            contiguous = sorted(item.segments) == list(range(len(item.segments)))
+            if size != item.total_bytes or not contiguous:
+                return _problem(
+                    400, "Invalid Request", f"Segments total {size} bytes, not {item.total_bytes}."
+                )
+            item.finalized = True
+            if item.category in ("tweet_video", "tweet_gif"):
+                item.state = "pending"
+            answer = self._media_answer(item)
+        return JSONResponse({"data": answer})
+
+    async def _media_status(self, request: Request) -> Response:
+        fault = await self._fault("media_status")
+        if fault is not None:
+            return fault
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        if request.query_params.get("command") != "STATUS":
+            return _problem(400, "Invalid Request", "command must be STATUS.")
+        item = self._own_media(request, token)
+        if isinstance(item, Response):
+            return item
+        with self._lock:
+            item.reads += 1
+            if item.state in ("pending", "in_progress"):
+                if item.media_type in self.fail_processing:
+                    item.state = "failed"
+                elif item.reads >= self.processing_steps:
+                    item.state = "succeeded"
+                else:
+                    item.state = "in_progress"
+            answer = self._media_answer(item)
+        return JSONResponse({"data": answer})
+
+    def _media_answer(self, item: XMedia) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "id": item.id,
+            "media_key": f"7_{item.id}",
+            "size": item.total_bytes,
+            "expires_after_secs": 86400,
+        }
+        if item.state:
+            info: dict[str, Any] = {"state": item.state}
+            if item.state in ("pending", "in_progress"):
+                info["check_after_secs"] = 1
+                info["progress_percent"] = 0 if item.state == "pending" else 50
+            if item.state == "failed":
+                info["error"] = {"code": 1, "name": "InvalidMedia", "message": "Unsupported video codec."}
+            answer["processing_info"] = info
+        return answer
+
+    async def _media_metadata(self, request: Request) -> Response:
+        fault = await self._fault("media_metadata")
+        if fault is not None:
+            return fault
+        token, problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        body = await request.json()
+        item = self.media.get(str(body.get("id") or ""))
+        text = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
+        if item is None or item.user_id != token.user_id:
+            return _problem(400, "Invalid Request", "The media id is not valid.")
+        if not isinstance(text, str) or len(text) > 1000:
+            return _problem(400, "Invalid Request", "alt_text.text must be at most 1000 characters.")
+        with self._lock:
+            item.alt_text = text
+        return JSONResponse({"data": {"id": item.id, "associated_metadata": {"alt_text": {"text": text}}}})
 
     def _count_lookup(self) -> tuple[dict[str, str], bool]:
         """The lookup endpoint's own 15-minute window (X limits each endpoint separately)."""

@@ -67,11 +67,13 @@ def running_worker(
     name: str | None = None,
     pool: str = "solo",
     concurrency: int = 1,
+    app: str = "worker.celery_app",
 ) -> Iterator[CeleryProcess]:
     """A `celery worker` on the `control` and `default` queues, ready to take tasks when the block starts.
 
     `concurrency` is the number of threads or processes of a `threads` or `prefork` pool (the
-    benchmark uses more than one; the solo pool always runs one task at a time)."""
+    benchmark uses more than one; the solo pool always runs one task at a time). `app` is the
+    module of the Celery app (a test may wrap the worker's own)."""
     name = name or unique_worker_name()
     args = [
         "worker",
@@ -89,7 +91,7 @@ def running_worker(
         "-l",
         "INFO",
     ]
-    with _running(args, env, log_dir / f"worker-{name}.log", name, ready_marker=" ready.") as worker:
+    with _running(args, env, log_dir / f"worker-{name}.log", name, ready_marker=" ready.", app=app) as worker:
         yield worker
 
 
@@ -116,12 +118,18 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float, what: str, interv
 
 @contextmanager
 def _running(
-    args: list[str], env: dict[str, str], log_path: Path, name: str, *, ready_marker: str
+    args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    name: str,
+    *,
+    ready_marker: str,
+    app: str = "worker.celery_app",
 ) -> Iterator[CeleryProcess]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args],
+            [sys.executable, "-m", "celery", "-A", app, *args],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -69,10 +69,11 @@ from postforge.models import (
     SocialAccount,
     utcnow,
 )
-from postforge.platforms import registry, rules
+from postforge.platforms import media_rules, registry, rules
 from postforge.platforms.base import (
     AccountCredentials,
     AuthExpired,
+    MediaItem,
     Outcome,
     PlatformAdapter,
     Published,
@@ -259,6 +260,7 @@ class _Prepared:
     platform: str
     account_name: str
     credentials: AccountCredentials
+    media: tuple[MediaItem, ...] = ()
 
 
 def _publish_claimed(
@@ -272,6 +274,12 @@ def _publish_claimed(
     except (ImportError, AttributeError, KeyError, ValueError) as error:
         logger.exception("no adapter for %s", prepared.platform)
         return _finish(run, Rejected(f"PostForge can't publish to this platform right now ({error})."), None)
+    # Media the platform would refuse are refused here, with words a person can act on, before
+    # anything is uploaded (no attempt, no token from the account's bucket).
+    media_problems = media_rules.check_media(prepared.platform, prepared.media)
+    if media_problems:
+        reason = f"{prepared.account_name}: {media_rules.problems_text(media_problems)}"
+        return _finish(run, Rejected(reason), adapter, attempt_id=None)
     credentials = prepared.credentials
     if account_tokens.expiring(credentials, adapter, run.now()) and adapter.can_refresh(credentials):
         refreshed = _refresh_locked(run, prepared.account_id, adapter, used_token=None)
@@ -437,6 +445,7 @@ def _call_adapter(
         # What an earlier call of this run checkpointed (a retry after a refresh), else the stored state.
         state=run.state if run.state is not None else prepared.state,
         language=prepared.language,
+        media=prepared.media,
         checkpoint=lambda state: _checkpoint(run, state),
     )
     with counting_requests() as sent:

@@ -41,6 +41,7 @@ from postforge.settings import load_settings
 from tests.fakes.bluesky_api import FakeBluesky, FakeBlueskyAccount
 from tests.fakes.hostile import hostile_server, trickle
 from tests.fakes.server import serve
+from tests.support.media import media, opened, payload
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 
@@ -52,7 +53,10 @@ class Bluesky:
         self, fake: FakeBluesky, base_url: str, alice: FakeBlueskyAccount, client: httpx.Client
     ) -> None:
         self.fake, self.base_url, self.alice = fake, base_url, alice
-        self.adapter = BlueskyAdapter(load_settings(bluesky_service_url=base_url), http=client)
+        self.adapter = BlueskyAdapter(
+            load_settings(bluesky_service_url=base_url, bluesky_video_url=base_url), http=client
+        )
+        self.adapter.media_poll_interval = 0
 
     def account(self, **changes: Any) -> AccountCredentials:
         access, refresh = self.fake.session_for(self.alice)
@@ -444,17 +448,6 @@ def test_a_mention_lookup_outage_creates_nothing(bluesky) -> None:
     assert bluesky.fake.posts == [] and destination.checkpoints == []
 
 
-def test_media_is_refused_rather_than_dropped(bluesky) -> None:
-    from postforge.platforms.base import MediaItem
-
-    request = Destination(
-        bluesky.account(), media=(MediaItem("https://x.test/a.png", "image/png"),)
-    ).request()
-    outcome = bluesky.adapter.publish(request)
-    assert isinstance(outcome, Rejected) and "not supported" in outcome.reason
-    assert bluesky.fake.posts == []
-
-
 def test_metrics_come_from_the_post_view(bluesky) -> None:
     account = bluesky.account()
     published = bluesky.adapter.publish(Destination(account).request())
@@ -575,3 +568,122 @@ def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline() -> None:
         with pytest.raises(ConnectFailed):
             adapter.connect_with_password("alice.bsky.test", APP_PASSWORD, instance_url=server.url)
         assert time.monotonic() - started < 15
+
+
+# --- media ---------------------------------------------------------------------------------------
+
+
+def test_images_are_uploaded_as_blobs_and_embedded_with_alt_text_and_aspect_ratio(bluesky: Bluesky) -> None:
+    images = (media("image", size=1800, alt="A lighthouse", width=1200, height=800), media("image", size=900))
+    destination = Destination(bluesky.account(), "Coast", media=images)
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    [post] = bluesky.fake.posts
+    assert isinstance(outcome, Published) and outcome.platform_post_id == post.uri
+    embed = post.value["embed"]
+    assert embed["$type"] == "app.bsky.embed.images"
+    first, second = embed["images"]
+    assert first["alt"] == "A lighthouse" and first["aspectRatio"] == {"width": 1200, "height": 800}
+    assert second["alt"] == ""  # required by the lexicon, even when empty
+    stored = bluesky.fake.blobs[first["image"]["ref"]["$link"]]
+    assert stored.data == payload(1800, images[0].media_id) and stored.mime_type == "image/jpeg"
+
+
+def test_four_images_fit_in_one_post(bluesky: Bluesky) -> None:
+    destination = Destination(bluesky.account(), "", media=tuple(media("image", size=700) for _ in range(4)))
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(outcome, Published)
+    assert len(bluesky.fake.posts[0].value["embed"]["images"]) == 4
+
+
+def test_a_video_goes_through_the_video_service_and_is_embedded_once_processed(bluesky: Bluesky) -> None:
+    clip = media("video", size=5000, alt="A short demo", width=1080, height=1920)
+    destination = Destination(bluesky.account(), "Demo", media=(clip,))
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    [post] = bluesky.fake.posts
+    [job] = bluesky.fake.jobs.values()
+    embed = post.value["embed"]
+    assert isinstance(outcome, Published)
+    assert job.state == "JOB_STATE_COMPLETED" and job.data == payload(5000, clip.media_id)
+    assert embed == {
+        "$type": "app.bsky.embed.video",
+        "video": job.blob,
+        "alt": "A short demo",
+        "aspectRatio": {"width": 1080, "height": 1920},
+    }
+
+
+def test_failed_video_processing_is_rejected_with_the_services_message(bluesky: Bluesky) -> None:
+    bluesky.fake.fail_processing.add("video/mp4")
+    destination = Destination(bluesky.account(), "Demo", media=(media("video"),))
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    assert outcome == Rejected("Bluesky could not process the video: Video could not be encoded")
+    assert bluesky.fake.posts == []
+
+
+def test_processing_past_the_wait_is_transient_and_the_retry_polls_the_saved_job(bluesky: Bluesky) -> None:
+    bluesky.fake.processing_steps = 3
+    bluesky.adapter.media_polls = 2
+    destination = Destination(bluesky.account(), "Slow", media=(media("video"),))
+
+    first = bluesky.adapter.publish(destination.request())
+    second = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(first, Transient) and "still processing" in first.error
+    assert isinstance(second, Published)
+    assert len(bluesky.fake.jobs) == 1 and len(bluesky.fake.posts) == 1
+
+
+def test_a_retry_after_the_upload_reuses_the_blobs_and_posts_once(bluesky: Bluesky) -> None:
+    images = (media("image"), media("image"))
+    destination = Destination(bluesky.account(), "Once", media=images)
+    bluesky.fake.faults.drop_next("createRecord")  # the post is written, its answer lost
+
+    first = bluesky.adapter.publish(destination.request())
+    opened_before = [opened[item.media_id] for item in images]
+    second = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(first, Unknown)
+    assert isinstance(second, Published)
+    assert len(bluesky.fake.posts) == 1 and len(bluesky.fake.blobs) == 2
+    assert [opened[item.media_id] for item in images] == opened_before
+    assert set(destination.state) == {"media", "rkey"}
+
+
+def test_a_retry_after_a_server_error_uploads_nothing_again(bluesky: Bluesky) -> None:
+    clip = media("video")
+    destination = Destination(bluesky.account(), "Again", media=(clip,))
+    bluesky.fake.faults.fail_next("createRecord", status=502)
+
+    first = bluesky.adapter.publish(destination.request())
+    second = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(first, Transient) and isinstance(second, Published)
+    assert opened[clip.media_id] == 1 and len(bluesky.fake.jobs) == 1
+
+
+def test_a_lost_blob_upload_answer_is_transient(bluesky: Bluesky) -> None:
+    bluesky.fake.faults.drop_next("uploadBlob")
+    destination = Destination(bluesky.account(), "Lost", media=(media("image"),))
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(outcome, Transient) and "nothing was posted" in outcome.error
+    assert bluesky.fake.posts == []
+
+
+def test_the_video_token_names_the_accounts_own_pds_not_the_entryway(bluesky: Bluesky) -> None:
+    bluesky.fake.pds_endpoint = "https://morel.us-east.host.bsky.network"
+    destination = Destination(bluesky.account(), "Demo", media=(media("video"),))
+
+    outcome = bluesky.adapter.publish(destination.request())
+
+    assert isinstance(outcome, Published)
+    assert bluesky.fake.service_auth_audiences == ["did:web:morel.us-east.host.bsky.network"]

@@ -26,6 +26,8 @@ from postforge.platforms.facebook import FacebookAdapter
 from postforge.settings import Settings
 from tests.fakes.meta_graph_api import FacebookPage, FakeMetaGraph
 from tests.fakes.server import serve
+from tests.support.checkpoints import Checkpoints
+from tests.support.media import media
 
 PHOTOS = tuple(
     MediaItem(url=f"https://media.postforge.example/cake-{n}.jpg", mime_type="image/jpeg") for n in range(3)
@@ -61,8 +63,17 @@ def request_for(
     token: str | None = None,
     text: str = "Cake of the day: lemon drizzle.",
     media: tuple[MediaItem, ...] = (),
+    checkpoints: Checkpoints | None = None,
 ) -> PublishRequest:
-    return PublishRequest(text=text, idempotency_key="d" * 32, account=page_account(meta, token), media=media)
+    checkpoints = checkpoints if checkpoints is not None else Checkpoints()
+    return PublishRequest(
+        text=text,
+        idempotency_key="d" * 32,
+        account=page_account(meta, token),
+        media=media,
+        state=checkpoints.state,
+        checkpoint=checkpoints,
+    )
 
 
 # -- publishing -------------------------------------------------------------------------------
@@ -162,13 +173,106 @@ def test_a_refused_post_is_rejected_with_metas_message(meta: FakeMetaGraph, adap
     assert outcome == Rejected("Duplicate status message", http_status=400)
 
 
-def test_videos_are_refused_with_a_clear_reason(meta: FakeMetaGraph, adapter: FacebookAdapter) -> None:
-    video = MediaItem(url="https://media.postforge.example/a.mp4", mime_type="video/mp4")
+def test_a_video_with_photos_is_refused_with_a_clear_reason(
+    meta: FakeMetaGraph, adapter: FacebookAdapter
+) -> None:
+    outcome = adapter.publish(request_for(meta, media=(media("video"), media("image"))))
 
-    outcome = adapter.publish(request_for(meta, media=(video,)))
+    assert isinstance(outcome, Rejected) and "one video, or photos" in outcome.reason
+    assert meta.posts_on("facebook") == [] and meta.videos == {}
 
-    assert isinstance(outcome, Rejected) and "images only" in outcome.reason
+
+# -- media: alt text, videos, checkpointed photos ------------------------------------------------------
+
+
+@pytest.fixture
+def media_adapter(adapter: FacebookAdapter) -> FacebookAdapter:
+    adapter.media_poll_interval = 0
+    return adapter
+
+
+def test_photos_carry_their_alt_text(meta: FakeMetaGraph, media_adapter: FacebookAdapter) -> None:
+    outcome = media_adapter.publish(request_for(meta, media=(media("image", alt="Lemon drizzle cake"),)))
+
+    assert isinstance(outcome, Published)
+    assert meta.photo_requests[0]["alt_text_custom"] == "Lemon drizzle cake"
+
+
+def test_a_video_is_fetched_by_url_processed_and_published(
+    meta: FakeMetaGraph, media_adapter: FacebookAdapter
+) -> None:
+    meta.video_polls_before_ready = 2
+    clip = media("video")
+    checkpoints = Checkpoints()
+
+    outcome = media_adapter.publish(request_for(meta, media=(clip,), checkpoints=checkpoints))
+
+    [video] = meta.videos.values()
+    [post] = meta.posts_on("facebook")
+    assert outcome == Published(video.id, url=f"https://www.facebook.com/{video.page_id}/videos/{video.id}")
+    assert (
+        video.params["file_url"] == clip.url
+        and video.params["description"] == "Cake of the day: lemon drizzle."
+    )
+    assert post.media_urls == (clip.url,)
+    assert checkpoints.state == {"video_id": video.id}
+
+
+def test_failed_video_processing_is_rejected_with_facebooks_message(
+    meta: FakeMetaGraph, media_adapter: FacebookAdapter
+) -> None:
+    clip = media("video")
+    meta.fail_urls.add(clip.url)
+
+    outcome = media_adapter.publish(request_for(meta, media=(clip,)))
+
+    assert outcome == Rejected(
+        "Facebook could not process the video: The video file you uploaded is in a format we don't support."
+    )
     assert meta.posts_on("facebook") == []
+
+
+def test_a_video_still_processing_is_transient_and_the_retry_waits_for_the_same_video(
+    meta: FakeMetaGraph, media_adapter: FacebookAdapter
+) -> None:
+    meta.video_polls_before_ready = 3
+    media_adapter.media_polls = 2
+    clip = media("video")
+    checkpoints = Checkpoints()
+
+    first = media_adapter.publish(request_for(meta, media=(clip,), checkpoints=checkpoints))
+    second = media_adapter.publish(request_for(meta, media=(clip,), checkpoints=checkpoints))
+
+    assert isinstance(first, Transient) and "still processing" in first.error
+    assert isinstance(second, Published)
+    assert len(meta.videos) == 1 and len(meta.posts_on("facebook")) == 1
+
+
+def test_a_lost_video_answer_is_unknown_never_a_blind_retry(
+    meta: FakeMetaGraph, media_adapter: FacebookAdapter
+) -> None:
+    meta.faults.drop_next("videos")
+
+    outcome = media_adapter.publish(request_for(meta, media=(media("video"),)))
+
+    assert isinstance(outcome, Unknown)
+    assert FacebookAdapter.idempotent is False  # the engine asks a person (needs_review)
+
+
+def test_a_multi_photo_retry_reuses_the_uploaded_photos_and_posts_once(
+    meta: FakeMetaGraph, media_adapter: FacebookAdapter
+) -> None:
+    photos = (media("image", alt="one"), media("image"), media("image"))
+    checkpoints = Checkpoints()
+    meta.faults.fail_next("feed", status=503)
+
+    first = media_adapter.publish(request_for(meta, media=photos, checkpoints=checkpoints))
+    second = media_adapter.publish(request_for(meta, media=photos, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("facebook")
+    assert isinstance(first, Transient) and isinstance(second, Published)
+    assert len(meta.photo_requests) == 3  # each photo uploaded once
+    assert post.media_urls == tuple(item.url for item in photos)
 
 
 def test_metrics_read_reactions_comments_and_shares(meta: FakeMetaGraph, adapter: FacebookAdapter) -> None:

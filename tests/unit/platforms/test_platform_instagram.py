@@ -26,6 +26,7 @@ from postforge.settings import Settings
 from tests.fakes.meta_graph_api import FacebookPage, FakeMetaGraph, InstagramAccount
 from tests.fakes.server import serve
 from tests.support.checkpoints import Checkpoints
+from tests.support.media import media
 
 IMAGE = MediaItem(url="https://media.postforge.example/croissant.jpg", mime_type="image/jpeg")
 VIDEO = MediaItem(url="https://media.postforge.example/oven.mp4", mime_type="video/mp4")
@@ -374,3 +375,96 @@ def test_an_unconfigured_server_names_the_settings_to_set() -> None:
 def test_the_adapter_declares_its_publishing_contract() -> None:
     assert InstagramAdapter.idempotent is True
     assert (InstagramAdapter.rate_limit.capacity, InstagramAdapter.rate_limit.per_seconds) == (50, 86400)
+
+
+# -- media: alt text, carousels, processing ----------------------------------------------------------
+
+
+def test_an_image_carries_its_alt_text(meta: FakeMetaGraph, adapter: InstagramAdapter) -> None:
+    image = media("image", alt="A croissant on a plate")
+
+    outcome = adapter.publish(request_for(meta, media=(image,)))
+
+    [post] = meta.posts_on("instagram")
+    assert isinstance(outcome, Published)
+    assert meta.containers[post.container_id].params["alt_text"] == "A croissant on a plate"
+
+
+def test_a_carousel_is_item_containers_then_a_carousel_container(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    meta.container_polls_before_finished = 1
+    files = (media("image", alt="first"), media("video"), media("image"))
+    checkpoints = Checkpoints()
+
+    outcome = adapter.publish(request_for(meta, media=files, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("instagram")
+    assert isinstance(outcome, Published) and outcome.platform_post_id == post.id
+    assert post.media_urls == tuple(item.url for item in files)
+    parent = meta.containers[post.container_id]
+    children = [meta.containers[child] for child in parent.params["children"].split(",")]
+    assert parent.params["media_type"] == "CAROUSEL" and parent.params["caption"] == "Croissants, still warm."
+    assert [child.params.get("is_carousel_item") for child in children] == ["true"] * 3
+    assert children[0].params["alt_text"] == "first" and children[1].params["media_type"] == "VIDEO"
+    saved = checkpoints.state
+    assert saved["container_id"] == parent.id
+    assert [saved["media"][str(item.media_id)] for item in files] == [
+        {"container": child.id, "ready": True} for child in children
+    ]
+
+
+def test_a_carousel_item_that_fails_processing_is_rejected_with_metas_reason(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    broken = media("video")
+    meta.fail_urls.add(broken.url)
+
+    outcome = adapter.publish(request_for(meta, media=(media("image"), broken)))
+
+    assert outcome == Rejected(f"Meta could not prepare the post: {meta.container_error_message}")
+    assert meta.posts_on("instagram") == []
+
+
+def test_a_reel_that_fails_processing_is_rejected(meta: FakeMetaGraph, adapter: InstagramAdapter) -> None:
+    reel = media("video")
+    meta.fail_urls.add(reel.url)
+    meta.container_polls_before_finished = 1
+
+    outcome = adapter.publish(request_for(meta, media=(reel,)))
+
+    assert isinstance(outcome, Rejected) and "Media download has failed" in outcome.reason
+    assert meta.posts_on("instagram") == []
+
+
+def test_a_carousel_still_processing_is_transient_and_the_retry_reuses_every_container(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    meta.container_polls_before_finished = 6
+    adapter.container_polls = 2
+    files = (media("image"), media("image"))
+    checkpoints = Checkpoints()
+
+    first = adapter.publish(request_for(meta, media=files, checkpoints=checkpoints))
+    adapter.container_polls = 10
+    second = adapter.publish(request_for(meta, media=files, checkpoints=checkpoints))
+
+    assert isinstance(first, Transient) and "still processing" in first.error
+    assert isinstance(second, Published)
+    assert len(meta.containers) == 3 and len(meta.posts_on("instagram")) == 1
+
+
+def test_a_retry_after_the_publish_answer_was_lost_posts_the_carousel_once(
+    meta: FakeMetaGraph, adapter: InstagramAdapter
+) -> None:
+    files = (media("image"), media("image"))
+    checkpoints = Checkpoints()
+    meta.faults.drop_next("media_publish")
+
+    first = adapter.publish(request_for(meta, media=files, checkpoints=checkpoints))
+    second = adapter.publish(request_for(meta, media=files, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("instagram")
+    assert isinstance(first, Unknown)
+    assert isinstance(second, Published) and second.platform_post_id == post.id
+    assert len(meta.containers) == 3

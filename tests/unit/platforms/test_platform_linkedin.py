@@ -15,7 +15,6 @@ from postforge.platforms.base import (
     AccountCredentials,
     AuthExpired,
     ConnectFailed,
-    MediaItem,
     PostMetricsSnapshot,
     Published,
     PublishRequest,
@@ -31,6 +30,8 @@ from postforge.platforms.registry import adapter_for
 from postforge.settings import load_settings
 from tests.fakes.linkedin_api import FakeLinkedIn, render_little
 from tests.fakes.server import serve
+from tests.support.checkpoints import Checkpoints
+from tests.support.media import media, opened, payload
 from tests.support.platform_oauth import SwappableApp, authorize, connect
 
 VERSION = "202610"
@@ -306,15 +307,119 @@ def test_an_unreachable_linkedin_is_transient(fake):
     assert "Could not reach" in outcome.error
 
 
-def test_too_long_text_and_media_are_rejected_before_anything_is_sent(fake, adapter):
-    too_long = adapter.publish(request(fake, "x" * 3001))
-    with_media = adapter.publish(
-        request(fake, "Look", media=(MediaItem("https://cdn.example/a.png", "image/png"),))
-    )
+def test_too_long_text_is_rejected_before_anything_is_sent(fake, adapter):
+    too_long = adapter.publish(request(fake, "x" * 3001, media=(media("image"),)))
 
     assert isinstance(too_long, Rejected) and "3,001 of 3,000" in too_long.reason
-    assert isinstance(with_media, Rejected) and "text only" in with_media.reason
+    assert fake.posts == [] and fake.media == {}
+
+
+# -- media ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media_adapter(base_url: str) -> LinkedInAdapter:
+    adapter = LinkedInAdapter(settings_for(base_url))
+    adapter.media_poll_interval = 0
+    return adapter
+
+
+def test_an_image_is_registered_uploaded_in_one_put_and_posted_with_alt_text(fake, media_adapter):
+    image = media("image", size=2600, alt="Our new office")
+    saved = Checkpoints()
+
+    outcome = media_adapter.publish(request(fake, "We moved", media=(image,), checkpoint=saved))
+
+    [post] = fake.posts
+    [uploaded] = fake.media.values()
+    assert isinstance(outcome, Published)
+    assert post.body["content"] == {"media": {"id": uploaded.urn, "altText": "Our new office"}}
+    assert uploaded.data == payload(2600, image.media_id) and uploaded.status == "AVAILABLE"
+    assert saved.state["media"][str(image.media_id)] == {"urn": uploaded.urn, "ready": True}
+
+
+def test_several_images_make_a_multi_image_post(fake, media_adapter):
+    images = (media("image", alt="first"), media("image"), media("image"))
+
+    outcome = media_adapter.publish(request(fake, "Gallery", media=images))
+
+    [post] = fake.posts
+    assert isinstance(outcome, Published)
+    entries = post.body["content"]["multiImage"]["images"]
+    assert [entry.get("altText") for entry in entries] == ["first", None, None]
+    assert [fake.media[entry["id"]].data for entry in entries] == [
+        payload(item.size_bytes, item.media_id) for item in images
+    ]
+
+
+def test_a_video_goes_up_in_its_ranges_is_finalized_with_the_etags_and_posted(fake, media_adapter):
+    fake.video_part_bytes = 1000
+    clip = media("video", size=3500)
+
+    outcome = media_adapter.publish(request(fake, "Demo", media=(clip,)))
+
+    [post] = fake.posts
+    [uploaded] = fake.media.values()
+    assert isinstance(outcome, Published)
+    assert len(uploaded.parts) == 4 and uploaded.data == payload(3500, clip.media_id)
+    assert uploaded.etags and uploaded.status == "AVAILABLE"
+    assert post.body["content"] == {"media": {"id": uploaded.urn, "title": ""}}
+
+
+def test_failed_processing_is_rejected_with_linkedins_reason(fake, media_adapter):
+    fake.fail_processing.add("video")
+
+    outcome = media_adapter.publish(request(fake, "Demo", media=(media("video"),)))
+
+    assert outcome == Rejected("LinkedIn could not process the media: Unsupported media encoding")
     assert fake.posts == []
+
+
+def test_processing_past_the_wait_is_transient_and_the_retry_reuses_the_upload(fake, media_adapter):
+    fake.processing_steps = 3
+    media_adapter.media_polls = 2
+    clip = media("video")
+    saved = Checkpoints()
+
+    first = media_adapter.publish(request(fake, "Slow", media=(clip,), checkpoint=saved))
+    second = media_adapter.publish(request(fake, "Slow", media=(clip,), state=saved.state, checkpoint=saved))
+
+    assert isinstance(first, Transient) and "still processing" in first.error
+    assert isinstance(second, Published)
+    assert len(fake.media) == 1 and len(fake.posts) == 1 and opened[clip.media_id] == 1
+
+
+def test_a_retry_after_the_upload_reuses_the_media_and_posts_once(fake, media_adapter):
+    images = (media("image"), media("image"))
+    saved = Checkpoints()
+    fake.faults.fail_next("posts", status=503)
+
+    first = media_adapter.publish(request(fake, "Once", media=images, checkpoint=saved))
+    second = media_adapter.publish(request(fake, "Once", media=images, state=saved.state, checkpoint=saved))
+
+    assert isinstance(first, Transient) and isinstance(second, Published)
+    assert len(fake.media) == 2 and len(fake.posts) == 1
+    assert [opened[item.media_id] for item in images] == [1, 1]
+
+
+def test_a_lost_upload_answer_is_transient(fake, media_adapter):
+    fake.faults.drop_next("media_upload")
+
+    outcome = media_adapter.publish(request(fake, "Lost", media=(media("image"),)))
+
+    assert isinstance(outcome, Transient) and "nothing was posted" in outcome.error
+    assert fake.posts == []
+
+
+def test_a_member_token_that_cannot_read_the_image_back_still_posts(fake, media_adapter):
+    fake.faults.fail_next(
+        "media_status", status=403, body={"status": 403, "message": "Not enough permissions"}
+    )
+    fake.processing_steps = 0
+
+    outcome = media_adapter.publish(request(fake, "Grace", media=(media("image"),)))
+
+    assert isinstance(outcome, Published)
 
 
 def test_the_registry_serves_the_linkedin_adapter(base_url):
@@ -522,3 +627,13 @@ def test_a_refresh_during_an_outage_is_unavailable(fake, adapter):
 
     with pytest.raises(RefreshUnavailable):
         adapter.refresh(account(fake, refresh_token=fake.issue_refresh_token()))
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_the_token_goes_to_no_upload_url_but_https_or_linkedins_own(fake, media_adapter, kind):
+    fake.upload_base = "http://uploads.example.net"
+
+    outcome = media_adapter.publish(request(fake, "Where?", media=(media(kind),)))
+
+    assert isinstance(outcome, Transient) and "did not say where to upload" in outcome.error
+    assert all(not item.received for item in fake.media.values()) and fake.posts == []

@@ -32,6 +32,8 @@ from postforge.settings import load_settings
 from tests.fakes.hostile import MiB, endless, hostile_server, trickle
 from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.server import serve
+from tests.support.checkpoints import Checkpoints
+from tests.support.media import media, opened, payload
 
 REDIRECT_URI = "https://postforge.test/accounts/oauth/callback"
 
@@ -514,3 +516,158 @@ def test_a_post_link_or_avatar_that_is_not_a_web_address_is_dropped(mastodon, ad
     assert AccountProfile("1", "@a", avatar_url="https://cdn.example/a.png").avatar_url == (
         "https://cdn.example/a.png"
     )
+
+
+# --- media -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media_adapter(adapter: MastodonAdapter) -> MastodonAdapter:
+    adapter.media_poll_interval = 0
+    return adapter
+
+
+def test_an_image_is_uploaded_with_its_description_and_attached(mastodon, media_adapter):
+    fake, base_url = mastodon
+    image = media("image", size=2048, alt="Two cats on a sofa")
+    saved = Checkpoints()
+
+    outcome = media_adapter.publish(
+        request_for(account_for(fake, base_url), "Cats", media=(image,), checkpoint=saved)
+    )
+
+    [status] = fake.posts
+    [uploaded] = [fake.media[media_id] for media_id in status.media_ids]
+    assert isinstance(outcome, Published) and outcome.platform_post_id == status.id
+    assert uploaded.description == "Two cats on a sofa"
+    assert uploaded.data == payload(2048, image.media_id) and uploaded.mime_type == "image/jpeg"
+    assert saved.state["media"] == {str(image.media_id): {"id": uploaded.id, "ready": True}}
+
+
+def test_four_images_are_attached_in_order(mastodon, media_adapter):
+    fake, base_url = mastodon
+    images = tuple(media("image", size=500 + index) for index in range(4))
+
+    outcome = media_adapter.publish(request_for(account_for(fake, base_url), "", media=images))
+
+    [status] = fake.posts
+    assert isinstance(outcome, Published)
+    assert [len(fake.media[media_id].data) for media_id in status.media_ids] == [500, 501, 502, 503]
+
+
+def test_a_video_is_polled_until_processed_then_posted(mastodon, media_adapter):
+    fake, base_url = mastodon
+    fake.processing_steps = 3
+
+    outcome = media_adapter.publish(
+        request_for(account_for(fake, base_url), "Clip", media=(media("video", size=4000),))
+    )
+
+    [status] = fake.posts
+    assert isinstance(outcome, Published)
+    assert fake.media[status.media_ids[0]].processing_left == 0
+
+
+def test_failed_processing_is_rejected_with_the_instances_message(mastodon, media_adapter):
+    fake, base_url = mastodon
+    fake.fail_processing.add("video/mp4")
+
+    outcome = media_adapter.publish(request_for(account_for(fake, base_url), "Clip", media=(media("video"),)))
+
+    assert outcome == Rejected(
+        "Mastodon could not process the media: Error processing thumbnail for uploaded media", http_status=422
+    )
+    assert fake.posts == []
+
+
+def test_a_file_type_the_instance_refuses_is_rejected(mastodon, media_adapter):
+    fake, base_url = mastodon
+
+    outcome = media_adapter.publish(
+        request_for(account_for(fake, base_url), "Odd", media=(media("image", mime="image/heic"),))
+    )
+
+    assert isinstance(outcome, Rejected) and "File content type is invalid" in outcome.reason
+
+
+def test_processing_past_the_wait_is_transient_and_the_retry_polls_the_same_file(mastodon, media_adapter):
+    fake, base_url = mastodon
+    fake.processing_steps = 3  # three 206 answers
+    media_adapter.media_polls = 2
+    account = account_for(fake, base_url)
+    clip = media("video")
+    saved = Checkpoints()
+    key = uuid.uuid4().hex
+
+    def attempt():
+        return media_adapter.publish(
+            PublishRequest(
+                text="Slow",
+                idempotency_key=key,
+                account=account,
+                media=(clip,),
+                state=saved.state,
+                checkpoint=saved,
+            )
+        )
+
+    first = attempt()
+    second = attempt()
+
+    assert isinstance(first, Transient) and "still processing" in first.error
+    assert isinstance(second, Published)
+    assert len(fake.media) == 1 and len(fake.posts) == 1
+
+
+def test_a_retry_after_the_upload_reuses_the_media_and_posts_once(mastodon, media_adapter):
+    fake, base_url = mastodon
+    account = account_for(fake, base_url)
+    images = (media("image"), media("image"))
+    saved = Checkpoints()
+    key = uuid.uuid4().hex
+    fake.faults.drop_next("statuses")  # the status is made, its answer lost
+
+    def attempt():
+        return media_adapter.publish(
+            PublishRequest(
+                text="Once",
+                idempotency_key=key,
+                account=account,
+                media=images,
+                state=saved.state,
+                checkpoint=saved,
+            )
+        )
+
+    first = attempt()
+    opened_before = [opened[item.media_id] for item in images]
+    second = attempt()
+
+    assert isinstance(first, Unknown)
+    assert isinstance(second, Published)
+    assert len(fake.media) == 2 and len(fake.posts) == 1
+    assert second.platform_post_id == fake.posts[0].id
+    assert [opened[item.media_id] for item in images] == opened_before
+
+
+def test_a_lost_upload_answer_is_transient(mastodon, media_adapter):
+    fake, base_url = mastodon
+    fake.faults.drop_next("media")
+
+    outcome = media_adapter.publish(request_for(account_for(fake, base_url), "Lost", media=(media("image"),)))
+
+    assert isinstance(outcome, Transient) and "nothing was posted" in outcome.error
+    assert fake.posts == []
+
+
+def test_a_saved_file_the_instance_no_longer_has_is_uploaded_again(mastodon, media_adapter):
+    fake, base_url = mastodon
+    clip = media("video")
+    stale = {"media": {str(clip.media_id): {"id": "999", "ready": False}}}
+
+    outcome = media_adapter.publish(
+        request_for(account_for(fake, base_url), "Again", media=(clip,), state=stale)
+    )
+
+    assert isinstance(outcome, Published)
+    assert fake.posts[0].media_ids != ["999"] and len(fake.media) == 1

@@ -29,6 +29,7 @@ from postforge.settings import Settings
 from tests.fakes.meta_graph_api import FakeMetaGraph
 from tests.fakes.server import serve
 from tests.support.checkpoints import Checkpoints
+from tests.support.media import media
 
 
 @pytest.fixture
@@ -494,3 +495,70 @@ def test_the_adapter_declares_its_publishing_contract() -> None:
     assert ThreadsAdapter.idempotent is True
     assert ThreadsAdapter.connect_kind == "oauth"
     assert (ThreadsAdapter.rate_limit.capacity, ThreadsAdapter.rate_limit.per_seconds) == (250, 86400)
+
+
+# -- media: alt text, video, carousels -------------------------------------------------------------
+
+
+def test_an_image_and_a_video_carry_their_alt_text(meta: FakeMetaGraph, adapter: ThreadsAdapter) -> None:
+    for item in (media("image", alt="A loaf"), media("video", alt="Kneading")):
+        outcome = adapter.publish(request_for(meta, meta.threads_token(), media=(item,)))
+        assert isinstance(outcome, Published)
+    first, second = meta.posts_on("threads")
+    assert meta.containers[first.container_id].params["alt_text"] == "A loaf"
+    video = meta.containers[second.container_id].params
+    assert (video["media_type"], video["alt_text"]) == ("VIDEO", "Kneading")
+
+
+def test_a_carousel_mixes_images_and_videos(meta: FakeMetaGraph, adapter: ThreadsAdapter) -> None:
+    meta.container_polls_before_finished = 1
+    files = (media("image", alt="crust"), media("video"), media("image"))
+    checkpoints = Checkpoints()
+
+    outcome = adapter.publish(request_for(meta, meta.threads_token(), media=files, checkpoints=checkpoints))
+
+    [post] = meta.posts_on("threads")
+    parent = meta.containers[post.container_id]
+    children = [meta.containers[child] for child in parent.params["children"].split(",")]
+    assert isinstance(outcome, Published)
+    assert parent.params["media_type"] == "CAROUSEL" and parent.params["text"] == "Fresh loaves at 7."
+    assert [child.params["media_type"] for child in children] == ["IMAGE", "VIDEO", "IMAGE"]
+    assert children[0].params["alt_text"] == "crust"
+    assert post.media_urls == tuple(item.url for item in files)
+    assert set(checkpoints.state) == {"media", "container_id"}
+
+
+def test_failed_processing_is_rejected_with_threads_error_message(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter
+) -> None:
+    clip = media("video")
+    meta.fail_urls.add(clip.url)
+
+    outcome = adapter.publish(request_for(meta, meta.threads_token(), media=(clip,)))
+
+    assert outcome == Rejected(f"Meta could not prepare the post: {meta.container_error_message}")
+    assert meta.posts_on("threads") == []
+
+
+def test_a_carousel_retry_after_a_publish_outage_reuses_the_containers_and_posts_once(
+    meta: FakeMetaGraph, adapter: ThreadsAdapter
+) -> None:
+    files = (media("image"), media("image"))
+    checkpoints = Checkpoints()
+    token = meta.threads_token()
+    meta.faults.fail_next("threads_publish", status=503)
+
+    first = adapter.publish(request_for(meta, token, media=files, checkpoints=checkpoints))
+    second = adapter.publish(request_for(meta, token, media=files, checkpoints=checkpoints))
+
+    assert isinstance(first, Transient) and isinstance(second, Published)
+    assert len(meta.containers) == 3 and len(meta.posts_on("threads")) == 1
+
+
+def test_a_lost_item_container_answer_is_transient(meta: FakeMetaGraph, adapter: ThreadsAdapter) -> None:
+    meta.faults.drop_next("threads")
+
+    outcome = adapter.publish(request_for(meta, meta.threads_token(), media=(media("image"), media("image"))))
+
+    assert isinstance(outcome, Transient) and "nothing was posted" in outcome.error
+    assert meta.posts_on("threads") == []

@@ -14,7 +14,6 @@ from postforge.platforms.base import (
     AccountCredentials,
     AuthExpired,
     ConnectFailed,
-    MediaItem,
     PostMetricsSnapshot,
     Published,
     PublishRequest,
@@ -30,6 +29,8 @@ from postforge.platforms.x import DUPLICATE_MESSAGE, XAdapter, x_retry_at
 from postforge.settings import load_settings
 from tests.fakes.server import serve
 from tests.fakes.x_api import FakeX
+from tests.support.checkpoints import Checkpoints
+from tests.support.media import media, opened, payload
 from tests.support.platform_oauth import SwappableApp, authorize, connect
 
 
@@ -248,15 +249,136 @@ def test_an_unreachable_x_is_transient(fake):
     assert isinstance(outcome, Transient)
 
 
-def test_too_long_text_and_media_are_rejected_before_anything_is_sent(fake, adapter):
+def test_too_long_text_is_rejected_before_anything_is_sent(fake, adapter):
     too_long = adapter.publish(request(fake, "x" * 281))
-    with_media = adapter.publish(
-        request(fake, "Look", media=(MediaItem("https://cdn.example/a.png", "image/png"),))
-    )
 
     assert isinstance(too_long, Rejected) and "281 of 280" in too_long.reason
-    assert isinstance(with_media, Rejected) and "text only" in with_media.reason
+    assert fake.posts == [] and fake.media == {}
+
+
+# -- media ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media_adapter(base_url: str) -> XAdapter:
+    adapter = XAdapter(settings_for(base_url))
+    adapter.chunk_bytes = 1000  # several segments per file
+    adapter.media_poll_interval = 0
+    return adapter
+
+
+def test_an_image_post_uploads_in_segments_sets_alt_text_and_names_the_media(fake, media_adapter):
+    image = media("image", size=2500, alt="A red bicycle against a wall")
+    saved = Checkpoints()
+
+    outcome = media_adapter.publish(request(fake, "New bike", media=(image,), checkpoint=saved))
+
+    [post] = fake.posts
+    assert isinstance(outcome, Published) and outcome.platform_post_id == post.id
+    [uploaded] = [fake.media[media_id] for media_id in post.media_ids]
+    assert uploaded.category == "tweet_image" and uploaded.media_type == "image/jpeg"
+    assert sorted(uploaded.segments) == [0, 1, 2]  # 1000 + 1000 + 500 bytes
+    assert b"".join(uploaded.segments[i] for i in range(3)) == payload(2500, image.media_id)
+    assert uploaded.alt_text == "A red bicycle against a wall"
+    assert saved.state["media"][str(image.media_id)]["id"] == uploaded.id
+
+
+def test_four_images_go_in_one_post_in_order(fake, media_adapter):
+    images = tuple(media("image", size=1200) for _ in range(4))
+
+    outcome = media_adapter.publish(request(fake, "", media=images))
+
+    [post] = fake.posts
+    assert isinstance(outcome, Published)
+    assert [fake.media[media_id].total_bytes for media_id in post.media_ids] == [1200] * 4
+    assert len(set(post.media_ids)) == 4
+
+
+def test_a_video_waits_for_processing_before_the_post(fake, media_adapter):
+    clip = media("video", size=4200)
+
+    outcome = media_adapter.publish(request(fake, "Watch this", media=(clip,)))
+
+    [post] = fake.posts
+    [uploaded] = [fake.media[media_id] for media_id in post.media_ids]
+    assert isinstance(outcome, Published)
+    assert uploaded.category == "tweet_video" and uploaded.state == "succeeded" and uploaded.reads >= 2
+
+
+def test_failed_processing_is_rejected_with_xs_message_and_no_post(fake, media_adapter):
+    fake.fail_processing.add("video/mp4")
+
+    outcome = media_adapter.publish(request(fake, "Broken clip", media=(media("video", size=1500),)))
+
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "X could not process the media: Unsupported video codec."
     assert fake.posts == []
+
+
+def test_processing_past_the_wait_is_transient_and_the_retry_resumes_the_saved_upload(fake, media_adapter):
+    fake.processing_steps = 3
+    media_adapter.media_polls = 1
+    clip = media("video", size=1500)
+    saved = Checkpoints()
+
+    first = media_adapter.publish(request(fake, "Slow clip", media=(clip,), checkpoint=saved))
+    second = media_adapter.publish(
+        request(fake, "Slow clip", media=(clip,), state=saved.state, checkpoint=saved)
+    )
+    media_adapter.media_polls = 5
+    third = media_adapter.publish(
+        request(fake, "Slow clip", media=(clip,), state=saved.state, checkpoint=saved)
+    )
+
+    assert isinstance(first, Transient) and "still processing" in first.error
+    assert isinstance(second, Transient)
+    assert isinstance(third, Published)
+    assert len(fake.media) == 1  # uploaded once
+    assert [post.media_ids for post in fake.posts] == [[saved.state["media"][str(clip.media_id)]["id"]]]
+
+
+def test_a_retry_after_the_upload_reuses_the_media_and_posts_once(fake, media_adapter):
+    images = (media("image", size=1500, alt="one"), media("image", size=1500))
+    saved = Checkpoints()
+    fake.faults.fail_next("tweets", status=503)
+
+    first = media_adapter.publish(request(fake, "Twice?", media=images, checkpoint=saved))
+    opened_before = [opened[item.media_id] for item in images]
+    second = media_adapter.publish(request(fake, "Twice?", media=images, state=saved.state, checkpoint=saved))
+
+    assert isinstance(first, Transient)
+    assert isinstance(second, Published)
+    assert len(fake.media) == 2 and len(fake.posts) == 1
+    assert [opened[item.media_id] for item in images] == opened_before  # not read again
+
+
+def test_a_lost_upload_answer_is_transient_nothing_was_posted(fake, media_adapter):
+    fake.faults.drop_next("media_finalize")
+
+    outcome = media_adapter.publish(request(fake, "Lost", media=(media("image", size=900),)))
+
+    assert isinstance(outcome, Transient) and "nothing was posted" in outcome.error
+    assert fake.posts == []
+
+
+def test_an_expired_saved_upload_is_uploaded_again(fake, media_adapter):
+    image = media("image", size=900)
+    stale = {"media": {str(image.media_id): {"id": "1880000000000000000", "expires_at": 1.0, "ready": True}}}
+
+    outcome = media_adapter.publish(request(fake, "Fresh", media=(image,), state=stale))
+
+    assert isinstance(outcome, Published)
+    assert fake.posts[0].media_ids != ["1880000000000000000"]
+
+
+def test_an_upload_refused_by_x_is_rejected(fake, media_adapter):
+    fake.faults.fail_next(
+        "media_init", status=400, body={"title": "Invalid Request", "detail": "media_type is not supported"}
+    )
+
+    outcome = media_adapter.publish(request(fake, "Odd", media=(media("image", size=900),)))
+
+    assert outcome == Rejected("X refused the media: media_type is not supported", http_status=400)
 
 
 def test_the_registry_serves_the_x_adapter(base_url):

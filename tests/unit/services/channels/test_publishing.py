@@ -49,6 +49,7 @@ from postforge.services.channels.publish_limits import TableBuckets
 from postforge.services.channels.publishing import ReviewAnswer
 from postforge.services.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from postforge.settings import load_settings
+from tests.support import media_source
 from tests.support.factories import (
     make_destination,
     make_membership,
@@ -57,6 +58,7 @@ from tests.support.factories import (
     make_user,
     make_workspace,
 )
+from tests.support.media import media
 from tests.support.scripted_refresh import ScriptedRefresh
 
 SETTINGS = load_settings(
@@ -1222,3 +1224,56 @@ def test_the_publish_task_cut_short_after_the_platform_answered_takes_the_unknow
     row = destination(engine, dest)
     assert row.status == DestinationStatus.NEEDS_REVIEW  # never a blind retry: it may be out there
     assert [a.outcome for a in attempts(engine, dest)] == [AttemptOutcome.UNKNOWN]
+
+
+# --- Media rules ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def post_media():
+    """Which media each post carries (what the media library gives the engine)."""
+    by_post: dict[int, tuple] = {}
+    undo = media_source.attach(lambda post_id: by_post.get(post_id, ()))
+    yield by_post
+    undo()
+
+
+def test_media_within_the_platforms_rules_reach_the_adapter(engine, world, post_media):
+    post_id, [dest] = schedule(engine, world)
+    files = (media("image", alt="a"), media("video", seconds=20))
+    post_media[post_id] = files[:1]
+    adapter = ScriptedAdapter(Published("1"))
+
+    assert dispatch_and_publish(engine, dest, adapter).status == "published"
+
+    assert adapter.calls[0].media == files[:1]
+
+
+def test_media_that_break_the_platforms_rules_fail_before_anything_is_sent(engine, world, post_media):
+    post_id, [dest] = schedule(engine, world)
+    post_media[post_id] = (media("image"), media("video", seconds=20))  # Mastodon: not both
+    adapter = ScriptedAdapter()
+
+    result = dispatch_and_publish(engine, dest, adapter)
+
+    assert result.status == "failed"
+    assert adapter.calls == []
+    row = destination(engine, dest)
+    assert row.status == DestinationStatus.FAILED
+    assert row.last_error == (
+        "@ana@example.social on Mastodon: Mastodon can't mix images and videos in one post; "
+        "post the video on its own or drop it."
+    )
+    assert [n.kind for n in notices(engine)] == [NotificationKind.FAILED]
+    assert attempts(engine, dest) == []  # refused before any try, like a text that breaks the rules
+
+
+def test_an_oversized_image_fails_with_the_size_and_the_limit(engine, world, post_media):
+    post_id, [dest] = schedule(engine, world)
+    post_media[post_id] = (media("image", size=17 * 1024 * 1024),)
+
+    dispatch_and_publish(engine, dest, ScriptedAdapter())
+
+    assert destination(engine, dest).last_error == (
+        "@ana@example.social on Mastodon: Mastodon takes images up to 16.8 MB; this image is 17.8 MB."
+    )
