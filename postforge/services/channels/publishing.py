@@ -70,6 +70,7 @@ from postforge.platforms import registry, rules
 from postforge.platforms.base import (
     AccountCredentials,
     AuthExpired,
+    MediaItem,
     Outcome,
     PlatformAdapter,
     Published,
@@ -85,6 +86,7 @@ from postforge.services.channels import account_tokens, publish_limits
 from postforge.services.content import post_status, publish_history
 from postforge.services.infra import token_crypto
 from postforge.services.kernel.errors import Conflict, NotFound
+from postforge.services.media import publish_media
 from postforge.services.tenancy import workspaces
 from postforge.settings import get_settings
 
@@ -254,6 +256,7 @@ class _Prepared:
     platform: str
     account_name: str
     credentials: AccountCredentials
+    media: tuple[MediaItem, ...] = ()
 
 
 def _publish_claimed(
@@ -370,6 +373,8 @@ def _claim_and_prepare(run: _Run) -> _Prepared | PublishResult:
             platform=str(account.platform),
             account_name=name,
             credentials=credentials,
+            # Links and streams from storage, made now: the adapter call follows at once.
+            media=publish_media.media_items(session, post.id or 0) if media_count else (),
         )
 
 
@@ -432,6 +437,7 @@ def _call_adapter(
         # What an earlier call of this run checkpointed (a retry after a refresh), else the stored state.
         state=run.state if run.state is not None else prepared.state,
         language=prepared.language,
+        media=prepared.media,
         checkpoint=lambda state: _checkpoint(run, state),
     )
     with counting_requests() as sent:

@@ -1080,3 +1080,66 @@ def test_the_publish_task_cut_short_after_the_platform_answered_takes_the_unknow
     row = destination(engine, dest)
     assert row.status == DestinationStatus.NEEDS_REVIEW  # never a blind retry: it may be out there
     assert [a.outcome for a in attempts(engine, dest)] == [AttemptOutcome.UNKNOWN]
+
+
+# --- Media ----------------------------------------------------------------------------------------
+
+
+def test_the_adapter_receives_the_posts_media_in_order_with_links_and_streams(engine, world, tmp_path):
+    from postforge.models import MediaAsset, MediaKind, MediaStatus, PostMedia
+    from postforge.services.media import storage as media_storage
+
+    store = media_storage.LocalStorage(tmp_path / "store", secret="s", base_url="http://app.test")
+    media_storage.use_storage(store)
+    try:
+        post_id, [dest] = schedule(engine, world)
+        with Session(engine) as session:
+            ids = []
+            for name, data, kind, alt in (
+                ("a.jpg", b"\xff\xd8\xff first", MediaKind.IMAGE, "A red door"),
+                ("b.mp4", b"\x00\x00\x00\x18ftypisom second", MediaKind.VIDEO, ""),
+            ):
+                key = f"media/{world.workspace}/{name.replace('.', '-')}.{name.rsplit('.', 1)[1]}"
+                store.path(key).parent.mkdir(parents=True, exist_ok=True)
+                store.path(key).write_bytes(data)
+                media = MediaAsset(
+                    workspace_id=world.workspace,
+                    storage_key=key,
+                    filename=name,
+                    mime_type="image/jpeg" if kind == MediaKind.IMAGE else "video/mp4",
+                    size_bytes=len(data),
+                    kind=kind,
+                    status=MediaStatus.READY,
+                    alt_text=alt,
+                    duration_seconds=None if kind == MediaKind.IMAGE else 3.5,
+                )
+                session.add(media)
+                session.flush()
+                ids.append(media.id)
+            pending = MediaAsset(
+                workspace_id=world.workspace,
+                storage_key=f"media/{world.workspace}/pending.jpg",
+                mime_type="image/jpeg",
+                size_bytes=1,
+                status=MediaStatus.PENDING,
+            )
+            session.add(pending)
+            session.flush()
+            # Positions, not ids, give the order; an unchecked upload never goes out.
+            session.add(PostMedia(post_id=post_id, media_id=ids[0], position=2))
+            session.add(PostMedia(post_id=post_id, media_id=ids[1], position=1))
+            session.add(PostMedia(post_id=post_id, media_id=pending.id, position=0))
+            session.commit()
+        adapter = ScriptedAdapter(Published("1"))
+        assert dispatch_and_publish(engine, dest, adapter).status == "published"
+        video, photo = adapter.calls[0].media
+        assert (video.media_id, video.mime_type, video.duration_seconds) == (ids[1], "video/mp4", 3.5)
+        assert (photo.media_id, photo.alt_text, photo.size_bytes) == (ids[0], "A red door", 9)
+        assert photo.url.startswith("http://app.test/api/media/files/")
+        with photo.open() as stream:
+            assert stream.read() == b"\xff\xd8\xff first"
+        assert store.file_for_link(photo.url.rsplit("/", 1)[1]) == store.path(
+            f"media/{world.workspace}/a-jpg.jpg"
+        )
+    finally:
+        media_storage.use_storage(None)
