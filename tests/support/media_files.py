@@ -81,3 +81,18 @@ def upload_bytes(storage, url: str, data: bytes, *, chunk: int = 64 * 1024) -> s
             yield data[start : start + chunk]
 
     return asyncio.run(storage.receive(url.rsplit("/", 1)[1], chunks()))
+
+
+def padded_mp4(clip: bytes, total_bytes: int) -> bytes:
+    """A real clip followed by one top-level `free` box filling it up to `total_bytes`.
+
+    Players and PyAV skip `free` boxes, so the result is a valid MP4 of the clip's length that
+    weighs what a long video would: a stand-in for large uploads (its bytes are not pictures).
+    """
+    padding = total_bytes - len(clip)
+    assert padding >= 16, "total_bytes must leave room for the box header"
+    import struct
+
+    if padding < 2**32:
+        return clip + struct.pack(">I4s", padding, b"free") + bytes(padding - 8)
+    return clip + struct.pack(">I4sQ", 1, b"free", padding) + bytes(padding - 16)
