@@ -45,7 +45,8 @@ async def upload(request: Request) -> Response:
     except PermissionDenied as refusal:
         return _error(403, refusal.message)
     except UploadRefused as refusal:
-        return _error(413 if "larger" in refusal.message else 400, refusal.message)
+        status = 413 if "larger" in refusal.message else 409 if "already" in refusal.message else 400
+        return _error(status, refusal.message)
     except ValidationFailed as refusal:
         return _error(400, refusal.message)
     return JSONResponse({"etag": etag}, headers={"ETag": etag, "Access-Control-Expose-Headers": "ETag"})

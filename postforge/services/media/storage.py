@@ -211,6 +211,11 @@ class LocalStorage(MediaStorage):
             final = parts / f"{int(claims['part']):05d}"
         else:
             final = self.path(key)
+        if claims["use"] == UPLOAD_USE and final.exists():
+            # A link works until it expires: sent again after the file was checked, it must not
+            # swap the checked file for other bytes. (A part may be sent again: its ETag is
+            # checked when the parts are joined, and the join ends the upload.)
+            raise UploadRefused("This file was uploaded already; start a new upload to replace it.")
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f"{final.name}.{secrets.token_hex(6)}.partial")
         digest = hashlib.md5(usedforsecurity=False)

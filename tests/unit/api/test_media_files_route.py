@@ -94,3 +94,11 @@ async def test_with_a_bucket_the_routes_answer_404(client, store):
     media_storage.use_storage(object.__new__(media_storage.S3Storage))
     answer = await client.put("/api/media/upload/anything", content=b"x")
     assert answer.status_code == 404
+
+
+async def test_a_link_sent_again_cannot_replace_the_uploaded_file(client, store):
+    target = store.presign_put(KEY, size_bytes=5, content_type="image/jpeg", expires_in=60)
+    assert (await client.put(target.url, content=b"first")).status_code == 200
+    again = await client.put(target.url, content=b"other")
+    assert again.status_code == 409 and "uploaded already" in again.json()["error"]
+    assert store.path(KEY).read_bytes() == b"first"
