@@ -84,6 +84,7 @@ NOT_USER_FACING = {
     "posts.insert_checked_post": "inserts for a caller that authorized write_posts once for many posts (CSV import)",
     "quota.quota_bytes": "read by the media library after it authorized the member",
     "quota.used_bytes": "read by the media library after it authorized the member",
+    "post_media.checked_media_ids": "checks media ids for a post service that authorized write_posts",
     "storage.new_key": "names a storage key; reads and writes nothing",
     "storage.workspace_prefix": "names a storage folder; reads and writes nothing",
 }
