@@ -1,6 +1,6 @@
 """The demo user's media library: upload a photo by clicking (the file goes to the signed upload
 link, not through the websocket), see the worker's thumbnail appear, describe it with alt text,
-find it by that text, and delete it."""
+find it by that text, attach it to a post in the editor, and delete it."""
 
 import io
 import re
@@ -19,7 +19,7 @@ def _photo() -> bytes:
     return out.getvalue()
 
 
-def test_upload_see_thumbnail_edit_alt_text_search_and_delete(page, running_app, tmp_path) -> None:
+def test_upload_see_thumbnail_edit_alt_text_search_attach_and_delete(page, running_app, tmp_path) -> None:
     page.goto(routes.SIGN_IN)
     sign_in(page, *running_app.demo_credentials())
     expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
@@ -57,6 +57,25 @@ def test_upload_see_thumbnail_edit_alt_text_search_and_delete(page, running_app,
     page.locator("#media-search").fill(f"nothing-{marker}")
     expect(page.locator(".media-card")).to_have_count(0)
     page.locator("#media-search").fill("")
+
+    # Attach it to a new post in the editor, with its alt text, and save a draft.
+    page.get_by_role("link", name="Posts").first.click()
+    page.locator("#new-post").click()
+    dialog = page.locator("#post-editor")
+    expect(dialog).to_be_visible()
+    page.locator("#post-content").fill(f"Harbour morning {marker}")
+    page.locator("#editor-add-media").click()
+    page.get_by_role("button", name=f"Attach {photo.name}").click()
+    attached = dialog.locator(".editor-media", has_text=photo.name)
+    expect(attached.locator(".editor-media-alt input, input.editor-media-alt").first).to_have_value(
+        f"Boats in the harbour {marker}"
+    )
+    page.keyboard.press("Escape")  # closes the picker, not the editor
+    expect(dialog).to_be_visible()
+    page.locator("#editor-save-draft").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("link", name="Media").first.click()
+    expect(card).to_contain_text("Used in 1 post")
 
     card.get_by_role("button", name=f"Delete {photo.name}").click()
     page.get_by_role("button", name="Delete", exact=True).click()
