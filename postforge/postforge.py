@@ -15,6 +15,7 @@ from postforge.pages import (  # noqa: F401 — pages register themselves
     generate,
     landing,
     lists,
+    media,
     notifications,
     outbox,
     post_import,

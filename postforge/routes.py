@@ -7,6 +7,7 @@ BRANDS = "/brands"
 POSTS = "/posts"
 IMPORT = "/posts/import"
 CALENDAR = "/calendar"
+MEDIA = "/media"
 ACCOUNTS = "/accounts"
 SANDBOX = "/sandbox"  # the sandbox platform's public feed
 NOTIFICATIONS = "/notifications"
@@ -31,6 +32,9 @@ NOT_FOUND = "/404"  # no page lives here: the browser shows Reflex's not-found p
 
 API_HEALTH = "/api/health"
 API_STRIPE_WEBHOOK = "/api/stripe/webhook"
+# The embedded media store's signed links (a token follows).
+API_MEDIA_UPLOAD = "/api/media/upload"
+API_MEDIA_FILES = "/api/media/files"
 API_ACCOUNT_CONNECT_CALLBACK = "/api/accounts/connect/{platform}/callback"
 # The browser's half of a connect attempt lives in this cookie, sent only to the callback.
 CONNECT_COOKIE = "pf_connect"
@@ -43,6 +47,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Brands", BRANDS, "palette"),
     ("Posts", POSTS, "list"),
     ("Calendar", CALENDAR, "calendar-days"),
+    ("Media", MEDIA, "images"),
     ("Accounts", ACCOUNTS, "at-sign"),
     ("Sandbox feed", SANDBOX, "radio-tower"),
     ("Credits", CREDITS, "coins"),

@@ -173,6 +173,47 @@ class Settings(BaseSettings):
         200, ge=1, le=5000, description="Most posts whose numbers are read per run."
     )
 
+    # Media library: files in a folder under DATA_DIR, or in an S3-compatible bucket
+    media_s3_bucket: str = Field("", description="S3 bucket for media files. Empty: a folder under DATA_DIR.")
+    media_s3_endpoint_url: str = Field(
+        "", description="S3-compatible endpoint (MinIO, R2, Ceph…). Empty: AWS S3 for MEDIA_S3_REGION."
+    )
+    media_s3_region: str = Field("us-east-1", description="Region of the media bucket.")
+    media_s3_access_key_id: str = Field(
+        "", description="Access key for the media bucket. Empty: boto3's usual sources (role, profile)."
+    )
+    media_s3_secret_access_key: str = Field("", description="Secret key for the media bucket.")
+    media_public_base_url: str = Field(
+        "",
+        description=(
+            "Public URL prefix the media files are served under (a CDN before the bucket). "
+            "Empty: short-lived signed links."
+        ),
+    )
+    media_max_image_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest image file accepted, in bytes."
+    )
+    media_max_video_bytes: int = Field(
+        2 * 1024 * 1024 * 1024, ge=1024, description="Largest video file accepted, in bytes."
+    )
+    media_max_image_pixels: int = Field(
+        50_000_000,
+        ge=1_000_000,
+        description="Most pixels (width x height) an image may have; more is refused as a decompression bomb.",
+    )
+    media_url_ttl_seconds: int = Field(
+        3600, ge=60, le=7 * 86400, description="How long a signed upload or download link works."
+    )
+    media_unconfirmed_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="Uploads never confirmed are removed after this many hours."
+    )
+    media_deleted_grace_hours: float = Field(
+        72.0,
+        ge=0,
+        le=24 * 365,
+        description="Deleted media no scheduled post uses is purged from storage after this many hours.",
+    )
+
     # Sign-in with external providers and identity webhooks
     api_url: str = Field(
         "", description="Public URL of the backend (OAuth callbacks, webhooks). Empty: APP_URL. Dev: :8000."
@@ -302,6 +343,8 @@ class Settings(BaseSettings):
         "threads_auth_base",
         "facebook_graph_base",
         "facebook_auth_base",
+        "media_s3_endpoint_url",
+        "media_public_base_url",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -29,6 +29,9 @@ PUBLISH_TASK = "postforge.publish.destination"
 REAP_TASK = "postforge.publish.reap"
 REAP_INTERVAL_SECONDS = 15.0
 COLLECT_METRICS_TASK = "postforge.metrics.collect"
+MEDIA_THUMBNAIL_TASK = "postforge.media.thumbnail"
+MEDIA_SWEEP_TASK = "postforge.media.sweep"
+MEDIA_SWEEP_INTERVAL_SECONDS = 600.0
 # Each run reads only the posts not read within METRICS_INTERVAL_MINUTES, so ticking more often
 # spreads the readings out instead of repeating them.
 METRICS_TICK_SECONDS = 300.0
@@ -125,6 +128,10 @@ def time_limits(settings: Settings) -> dict[str, tuple[float, float]]:
         APPLY_IDENTITY_EVENT_TASK: (60.0, 90.0),
         PROCESS_STRIPE_EVENT_TASK: (60.0, 90.0),
         COLLECT_METRICS_TASK: (metrics_soft, metrics_soft + 30),
+        # A video's thumbnail copies the file from the bucket first (gigabytes at worst); a run cut
+        # short leaves no thumbnail and the media sweep queues it again.
+        MEDIA_THUMBNAIL_TASK: (600.0, 660.0),
+        MEDIA_SWEEP_TASK: (240.0, 300.0),
     }
 
 
@@ -159,6 +166,12 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": COLLECT_METRICS_TASK,
             "schedule": timedelta(seconds=metrics_tick),
             "options": {"expires": metrics_tick},
+        },
+        # Storage clean-up talks to the bucket, so it is work (the default queue) too.
+        "sweep-media": {
+            "task": MEDIA_SWEEP_TASK,
+            "schedule": timedelta(seconds=MEDIA_SWEEP_INTERVAL_SECONDS),
+            "options": {"expires": MEDIA_SWEEP_INTERVAL_SECONDS},
         },
     }
 

@@ -12,6 +12,7 @@ from postforge.db import get_engine, session_scope
 from postforge.services.channels import post_metrics, publishing
 from postforge.services.identity.identity_webhooks import apply_identity_event
 from postforge.services.infra.heartbeat import record_heartbeat
+from postforge.services.media import processing as media_processing
 from postforge.services.operations import housekeeping
 from postforge.services.payments.stripe_webhooks import process_stripe_event
 from worker.celery_app import (
@@ -20,6 +21,8 @@ from worker.celery_app import (
     DISPATCH_TASK,
     HEARTBEAT_TASK,
     MAX_PUBLISH_COUNTDOWN_SECONDS,
+    MEDIA_SWEEP_TASK,
+    MEDIA_THUMBNAIL_TASK,
     PING_TASK,
     PROCESS_STRIPE_EVENT_TASK,
     PUBLISH_TASK,
@@ -140,3 +143,23 @@ def collect_post_metrics_task() -> dict[str, int]:
     """Read the likes, comments and shares of fresh published posts (see `services.channels.post_metrics`)."""
     result = post_metrics.collect_due(get_engine(), interrupted=(SoftTimeLimitExceeded,))
     return {"collected": result.collected, "unavailable": result.unavailable, "skipped": result.skipped}
+
+
+@celery_app.task(name=MEDIA_THUMBNAIL_TASK, ignore_result=True)
+def make_media_thumbnail_task(media_id: int) -> str:
+    """Make a confirmed file's thumbnail (and a video's poster frame); a redelivery redoes it harmlessly."""
+    return media_processing.make_thumbnail(get_engine(), int(media_id))
+
+
+@celery_app.task(name=MEDIA_SWEEP_TASK, ignore_result=True)
+def sweep_media_task() -> dict[str, int]:
+    """Remove abandoned uploads, purge deleted files and deleted workspaces' files; queue lost thumbnails."""
+    result = media_processing.sweep(get_engine())
+    for media_id in result.thumbnails_to_make:
+        make_media_thumbnail_task.delay(media_id)
+    return {
+        "abandoned": result.abandoned,
+        "purged": result.purged,
+        "workspaces": result.workspaces,
+        "thumbnails_queued": len(result.thumbnails_to_make),
+    }

@@ -6,6 +6,7 @@ from starlette.routing import Route
 from postforge import routes
 from postforge.api.account_oauth import account_oauth_routes
 from postforge.api.health import health
+from postforge.api.media_files import media_file_routes
 from postforge.api.oauth import oauth_routes
 from postforge.api.stripe_webhook import stripe_webhook_route
 from postforge.api.webhooks import clerk_webhook_route
@@ -19,5 +20,6 @@ def build_api() -> Starlette:
             *account_oauth_routes(),
             clerk_webhook_route(),
             stripe_webhook_route(),
+            *media_file_routes(),
         ]
     )

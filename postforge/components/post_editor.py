@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from postforge.state.post_editor import EditorAccount, PostEditorState, PreviewItem
+from postforge.state.post_editor import EditorAccount, EditorMedia, PostEditorState, PreviewItem
 
 S = PostEditorState
 LABEL_STYLE = {"font_weight": "500", "font_size": "14px"}
@@ -151,6 +151,121 @@ def _delete_confirmation(saved_path: str) -> rx.Component:
     )
 
 
+def _thumb(item: EditorMedia) -> rx.Component:
+    return rx.box(
+        rx.cond(
+            item.thumbnail_url != "",
+            rx.image(src=item.thumbnail_url, alt="", width="100%", height="100%", object_fit="cover"),
+            rx.center(rx.icon(rx.cond(item.kind == "video", "video", "image"), size=20), height="100%"),
+        ),
+        width="4em",
+        height="4em",
+        flex_shrink="0",
+        border_radius="4px",
+        overflow="hidden",
+        background=rx.color("gray", 3),
+    )
+
+
+def _attached(item: EditorMedia) -> rx.Component:
+    return rx.hstack(
+        _thumb(item),
+        rx.vstack(
+            rx.text(item.filename, size="1", weight="medium"),
+            rx.input(
+                value=item.alt_text,
+                on_change=lambda value: S.set_media_alt(item.id, value),
+                on_blur=S.save_media_alt(item.id),
+                placeholder="Alt text: describe it for people who cannot see it",
+                aria_label="Alt text of " + item.filename,
+                size="1",
+                width="100%",
+                class_name="editor-media-alt",
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        rx.icon_button(
+            rx.icon("arrow-up", size=14),
+            size="1",
+            variant="soft",
+            type="button",
+            on_click=S.move_media(item.id, -1),
+            aria_label="Move " + item.filename + " earlier",
+        ),
+        rx.icon_button(
+            rx.icon("arrow-down", size=14),
+            size="1",
+            variant="soft",
+            type="button",
+            on_click=S.move_media(item.id, 1),
+            aria_label="Move " + item.filename + " later",
+        ),
+        rx.icon_button(
+            rx.icon("x", size=14),
+            size="1",
+            variant="soft",
+            color_scheme="red",
+            type="button",
+            on_click=S.detach_media(item.id),
+            aria_label="Remove " + item.filename,
+        ),
+        align="center",
+        width="100%",
+        class_name="editor-media",
+    )
+
+
+def _choice(item: EditorMedia) -> rx.Component:
+    return rx.button(
+        _thumb(item),
+        rx.text(item.filename, size="1"),
+        variant="ghost",
+        type="button",
+        on_click=S.attach_media(item.id),
+        aria_label="Attach " + item.filename,
+        height="auto",
+        padding="0.25em",
+    )
+
+
+def _media_section() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Media", style=LABEL_STYLE),
+            rx.popover.root(
+                rx.popover.trigger(
+                    rx.button(
+                        rx.icon("image-plus", size=14),
+                        "Add from library",
+                        size="1",
+                        variant="soft",
+                        type="button",
+                        on_click=S.open_picker,
+                        id="editor-add-media",
+                    )
+                ),
+                rx.popover.content(
+                    rx.cond(
+                        S.library_media.length() > 0,
+                        rx.flex(rx.foreach(S.library_media, _choice), wrap="wrap", gap="2", max_width="26em"),
+                        rx.text("Nothing more in the library: upload files on the Media page.", size="2"),
+                    ),
+                    aria_label="Media library",
+                ),
+                open=S.picker_open,
+                on_open_change=S.set_picker_open,
+            ),
+            align="center",
+            spacing="3",
+        ),
+        rx.vstack(rx.foreach(S.media, _attached), spacing="2", width="100%"),
+        spacing="2",
+        width="100%",
+        align="start",
+    )
+
+
 def _form(saved_path: str) -> rx.Component:
     return rx.vstack(
         rx.el.label("Post text", html_for="post-content", style=LABEL_STYLE),
@@ -164,6 +279,7 @@ def _form(saved_path: str) -> rx.Component:
             aria_invalid=rx.cond(S.content_error != "", "true", "false"),
         ),
         _error(S.content_error),
+        _media_section(),
         rx.el.fieldset(
             rx.el.legend("Accounts", style=LABEL_STYLE),
             rx.cond(

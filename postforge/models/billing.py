@@ -33,6 +33,10 @@ class SubscriptionStatus(enum.StrEnum):
     CANCELED = "canceled"
 
 
+# Subscription states that still entitle the workspace to its tier (past_due: Stripe is retrying).
+ENTITLED_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE)
+
+
 class PricingPlan(SQLModel, table=True):
     __tablename__ = "pricing_plans"
     __table_args__ = (

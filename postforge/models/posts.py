@@ -139,9 +139,31 @@ class PublishAttempt(SQLModel, table=True):
     error: str = Field(default="", sa_type=sa.Text, nullable=False)
 
 
+class MediaKind(enum.StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class MediaStatus(enum.StrEnum):
+    PENDING = "pending"  # an upload was started; the file is not checked yet
+    READY = "ready"  # checked and usable
+    FAILED = "failed"  # the file was accepted but can no longer be read (its preview could not be made)
+
+
 class MediaAsset(SQLModel, table=True):
+    """A file of the workspace's media library.
+
+    A row is written when an upload starts (status pending, `size_bytes` the declared size, so the
+    storage quota counts uploads under way) and completed by the confirm step, which decides the
+    type from the file's own bytes. `deleted_at` hides it from the library; the file is purged
+    once no scheduled post uses it and the grace period is over.
+    """
+
     __tablename__ = "media_assets"
-    __table_args__ = (sa.CheckConstraint("size_bytes >= 0", name="size_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("size_bytes >= 0", name="size_not_negative"),
+        sa.Index("ix_media_assets_workspace_id_created_at", "workspace_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = fk("workspaces.id", ondelete="CASCADE")
@@ -152,8 +174,20 @@ class MediaAsset(SQLModel, table=True):
     size_bytes: int = Field(nullable=False)
     width: int | None = Field(default=None)
     height: int | None = Field(default=None)
-    sha256: str = Field(max_length=64, nullable=False, index=True)
+    sha256: str = Field(default="", max_length=64, nullable=False, index=True)
     created_at: datetime = created_at_field()
+    kind: MediaKind = enum_field(MediaKind, "media_kind", MediaKind.IMAGE)
+    status: MediaStatus = enum_field(MediaStatus, "media_status", MediaStatus.PENDING)
+    alt_text: str = Field(default="", max_length=1500, nullable=False)
+    duration_seconds: float | None = Field(default=None)
+    frame_rate: float | None = Field(default=None)
+    video_codec: str | None = Field(default=None, max_length=32)
+    audio_codec: str | None = Field(default=None, max_length=32)
+    thumbnail_key: str | None = Field(default=None, max_length=512)
+    poster_key: str | None = Field(default=None, max_length=512)  # a video's first frame, full size
+    upload_id: str | None = Field(default=None, max_length=1024)  # the storage's multipart upload
+    confirmed_at: datetime | None = time_field()
+    deleted_at: datetime | None = time_field()
 
 
 class PostMedia(SQLModel, table=True):

@@ -16,9 +16,10 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.platforms import rules
-from postforge.services.content import posts, slots
+from postforge.services.content import post_media, posts, slots
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
+from postforge.services.media import library
 from postforge.state.counting import count_off_loop
 from postforge.state.shell import ShellState
 
@@ -48,6 +49,14 @@ class PreviewItem(BaseModel):
     over: bool
     problems: str
     error: str
+
+
+class EditorMedia(BaseModel):
+    id: int
+    filename: str
+    kind: str
+    alt_text: str
+    thumbnail_url: str
 
 
 def _run(fn, **kwargs):
@@ -92,6 +101,11 @@ class PostEditorState(rx.State):
     conflict_open: bool = False
     confirm_delete: bool = False
     saving: bool = False
+    media: list[EditorMedia] = []  # what the post shows, in order
+    library_media: list[EditorMedia] = []  # the picker's choices
+    picker_open: bool = False
+    # Whether the media were changed here: an untouched list is left as stored when saving.
+    _media_touched: bool = False
     # (count, problems) per chosen account id, for the text it would post: see `_check_texts`.
     _checks: dict[str, tuple[int, str]] = {}
 
@@ -162,6 +176,7 @@ class PostEditorState(rx.State):
         self.errors, self.form_error = {}, ""
         self.conflict_open, self.confirm_delete, self.saving = False, False, False
         self._checks = {}
+        self.media, self.library_media, self.picker_open, self._media_touched = [], [], False, False
 
     async def _load_accounts(self, shell: ShellState) -> None:
         rows = await asyncio.to_thread(
@@ -224,9 +239,26 @@ class PostEditorState(rx.State):
                 workspace_id=shell.workspace_id,
                 post_id=int(post_id),
             )
+            attached = await asyncio.to_thread(
+                _run,
+                post_media.attached_media,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                post_id=int(post_id),
+            )
         except (ServiceError, ValueError, TypeError) as error:
             return rx.toast.error(getattr(error, "message", "That post could not be opened."))
         self._fill(view)
+        self.media = [
+            EditorMedia(
+                id=item.id,
+                filename=item.filename,
+                kind=item.kind,
+                alt_text=item.alt_text,
+                thumbnail_url=item.thumbnail_url,
+            )
+            for item in attached
+        ]
         await self._check_texts()
         self.is_open = True
         return None
@@ -354,6 +386,7 @@ class PostEditorState(rx.State):
             "account_ids": list(self.account_ids),
             "overrides": {int(k): v for k, v in self.overrides.items()},
         }
+        media_ids = [item.id for item in self.media]
         self.saving = True
         try:
             if self.post_id:
@@ -363,10 +396,11 @@ class PostEditorState(rx.State):
                     post_id=self.post_id,
                     expected_version=self.version,
                     overwrite=overwrite,
+                    media_ids=media_ids if self._media_touched else None,
                     **fields,
                 )
             else:
-                view = await asyncio.to_thread(_run, posts.create_post, **fields)
+                view = await asyncio.to_thread(_run, posts.create_post, media_ids=media_ids, **fields)
         except posts.PostChanged:
             self.conflict_open = True  # keep everything typed; ask what to do
             return None
@@ -448,3 +482,92 @@ class PostEditorState(rx.State):
             return self._refused(error)
         self.is_open = False
         return [rx.toast.success("Post deleted."), *([event] if (event := _saved_event(saved_path)) else [])]
+
+    # --- Media ---------------------------------------------------------------------------------------
+
+    @rx.event
+    async def open_picker(self):
+        """Show the library's ready files to choose from (the newest page)."""
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        try:
+            page = await asyncio.to_thread(
+                _run, library.list_media, actor_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        chosen = {item.id for item in self.media}
+        self.library_media = [
+            EditorMedia(
+                id=item.id,
+                filename=item.filename,
+                kind=item.kind,
+                alt_text=item.alt_text,
+                thumbnail_url=item.thumbnail_url,
+            )
+            for item in page.items
+            if item.status == "ready" and item.id not in chosen
+        ]
+        self.picker_open = True
+        return None
+
+    @rx.event
+    def set_picker_open(self, value: bool):
+        self.picker_open = bool(value)
+
+    @rx.event
+    def attach_media(self, media_id: int):
+        # Only what the picker offered (the service checks the workspace again when saving).
+        found = next((item for item in self.library_media if item.id == int(media_id)), None)
+        if found is None or len(self.media) >= post_media.MAX_MEDIA:
+            return None
+        self.media = [*self.media, found]
+        self.library_media = [item for item in self.library_media if item.id != found.id]
+        self._media_touched = True
+        return None
+
+    @rx.event
+    def detach_media(self, media_id: int):
+        self.media = [item for item in self.media if item.id != int(media_id)]
+        self._media_touched = True
+
+    @rx.event
+    def move_media(self, media_id: int, step: int):
+        items = list(self.media)
+        index = next((i for i, item in enumerate(items) if item.id == int(media_id)), None)
+        if index is None:
+            return
+        target = min(max(index + int(step), 0), len(items) - 1)
+        items.insert(target, items.pop(index))
+        self.media = items
+        self._media_touched = True
+
+    @rx.event
+    def set_media_alt(self, media_id: int, value: str):
+        self.media = [
+            item.model_copy(update={"alt_text": value}) if item.id == int(media_id) else item
+            for item in self.media
+        ]
+
+    @rx.event
+    async def save_media_alt(self, media_id: int):
+        """Alt text belongs to the file (every post showing it says the same): saved at once."""
+        shell = await self._writer()
+        if shell is None:
+            return ShellState.require_login
+        item = next((item for item in self.media if item.id == int(media_id)), None)
+        if item is None:
+            return None
+        try:
+            await asyncio.to_thread(
+                _run,
+                library.set_alt_text,
+                actor_id=shell.user_id,
+                workspace_id=shell.workspace_id,
+                media_id=item.id,
+                alt_text=item.alt_text,
+            )
+        except ServiceError as error:
+            return rx.toast.error(error.message)
+        return None

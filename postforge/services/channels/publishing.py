@@ -89,6 +89,7 @@ from postforge.services.channels import account_tokens, publish_limits
 from postforge.services.content import post_status, publish_history
 from postforge.services.infra import token_crypto
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
+from postforge.services.media import publish_media
 from postforge.services.tenancy import workspaces
 from postforge.settings import get_settings
 
@@ -383,6 +384,8 @@ def _claim_and_prepare(run: _Run) -> _Prepared | PublishResult:
             platform=str(account.platform),
             account_name=name,
             credentials=credentials,
+            # Links and streams from storage, made now: the adapter call follows at once.
+            media=publish_media.media_items(session, post.id or 0) if media_count else (),
         )
 
 

@@ -35,7 +35,7 @@ from postforge.models import (
     utcnow,
 )
 from postforge.platforms import rules
-from postforge.services.content import post_status, publish_history
+from postforge.services.content import post_media, post_status, publish_history
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
 from postforge.services.tenancy import workspaces
@@ -145,8 +145,10 @@ def create_post(
     overrides: Mapping[int, str] | None = None,
     brand_id: int | None = None,
     meta: dict | None = None,
+    media_ids: Sequence[int] = (),
 ) -> PostView:
-    """A new post: scheduled when `scheduled_at` (aware UTC) is given, else a draft."""
+    """A new post: scheduled when `scheduled_at` (aware UTC) is given, else a draft; it shows the
+    library files `media_ids` in that order."""
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     chosen = _accounts(session, workspace_id, account_ids)
     post = insert_checked_post(
@@ -160,6 +162,7 @@ def create_post(
         overrides=overrides,
         brand_id=brand_id,
         meta=meta,
+        media_ids=media_ids,
     )
     return _view(session, post)
 
@@ -176,6 +179,7 @@ def insert_checked_post(
     overrides: Mapping[int, str] | None = None,
     brand_id: int | None = None,
     meta: dict | None = None,
+    media_ids: Sequence[int] = (),
 ) -> Post:
     """Check and insert one post for `accounts` the caller has already loaded from this workspace.
 
@@ -192,10 +196,11 @@ def insert_checked_post(
     _require_something_written(content, texts)
     _check_brand(session, workspace_id, brand_id)
     meta = _clean_meta(meta)
+    media_ids = post_media.checked_media_ids(session, workspace_id, media_ids)
     now = utcnow()
     if scheduled_at is not None:
         scheduled_at = _future(scheduled_at, timezone, now)
-        _check_publishable(accounts, content, texts, media_count=0)
+        _check_publishable(accounts, content, texts, media_count=len(media_ids))
     status = PostStatus.SCHEDULED if scheduled_at is not None else PostStatus.DRAFT
     post = Post(
         workspace_id=workspace_id,
@@ -212,6 +217,8 @@ def insert_checked_post(
     )
     session.add(post)
     session.flush()
+    if media_ids:
+        post_media.link_media(session, post.id or 0, media_ids)
     _sync_destinations(session, post, accounts, texts, scheduled_at)
     return post
 
@@ -234,11 +241,13 @@ def update_post(
     brand_id: int | None = _KEEP,
     meta: dict | None = None,
     overwrite: bool = False,
+    media_ids: Sequence[int] | None = None,
 ) -> PostView:
     """Save the editor's whole state of a post: scheduled if `scheduled_at` is given, else a draft.
 
     `expected_version` is the version the editor loaded; if the post has changed since, PostChanged
-    is raised unless `overwrite` is set. `brand_id` left out keeps the brand; `meta` None keeps it.
+    is raised unless `overwrite` is set. `brand_id` left out keeps the brand; `meta` None keeps it;
+    `media_ids` None keeps the post's media, a list replaces them (in that order).
     """
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     post = _load(session, workspace_id, post_id)
@@ -252,13 +261,16 @@ def update_post(
     _require_something_written(content, texts)
     if brand_id is not _KEEP:
         _check_brand(session, workspace_id, brand_id)
+    if media_ids is not None:
+        media_ids = post_media.checked_media_ids(session, workspace_id, media_ids)
     now = utcnow()
     target = PostStatus.SCHEDULED if scheduled_at is not None else PostStatus.DRAFT
     if target != current:
         post_status.require_move(current, target)
     if scheduled_at is not None:
         scheduled_at = _future(scheduled_at, timezone, now)
-        _check_publishable(chosen, content, texts, media_count=_media_count(session, post_id))
+        media_count = len(media_ids) if media_ids is not None else _media_count(session, post_id)
+        _check_publishable(chosen, content, texts, media_count=media_count)
     values: dict[str, Any] = {
         "content": content,
         "timezone": timezone,
@@ -272,6 +284,8 @@ def update_post(
     if scheduled_at is not None and post.first_scheduled_at is None:
         values["first_scheduled_at"] = now
     _write(session, post, version, values, now)
+    if media_ids is not None:
+        post_media.link_media(session, post_id, media_ids)
     _sync_destinations(session, post, chosen, texts, scheduled_at)
     return _view(session, post)
 

@@ -29,12 +29,13 @@ from postforge.models import (
     PlanKind,
     PricingPlan,
     Subscription,
-    SubscriptionStatus,
     Workspace,
     utcnow,
 )
+from postforge.models.billing import ENTITLED_STATUSES
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
 from postforge.services.kernel.upsert import dialect_insert
+from postforge.services.media.quota import FREE_STORAGE_BYTES, GIB
 from postforge.services.payments import stripe_gateway
 from postforge.services.tenancy import workspaces
 from postforge.settings import Settings, get_settings
@@ -45,8 +46,7 @@ SANDBOX_SUBSCRIPTION_PREFIX = "sub_sandbox_"
 SANDBOX_INVOICE_PREFIX = "in_sandbox_"
 FREE_TIER = "tier-free"
 MAX_PAGE_SIZE = 100
-# Subscription states that still entitle the workspace to its tier (past_due: Stripe is retrying).
-ENTITLED = (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE)
+ENTITLED = ENTITLED_STATUSES
 
 
 def checkout_key(checkout_session_id: str) -> str:
@@ -81,7 +81,7 @@ SEED_PLANS: list[dict[str, Any]] = [
         "kind": PlanKind.SUBSCRIPTION,
         "credits": 0,
         "price_cents": 0,
-        "features": {"max_accounts": 3},
+        "features": {"max_accounts": 3, "storage_bytes": FREE_STORAGE_BYTES},
         "sort_order": 110,
     },
     {
@@ -90,7 +90,7 @@ SEED_PLANS: list[dict[str, Any]] = [
         "kind": PlanKind.SUBSCRIPTION,
         "credits": 100,
         "price_cents": 1900,
-        "features": {"max_accounts": 10},
+        "features": {"max_accounts": 10, "storage_bytes": 25 * GIB},
         "is_popular": True,
         "sort_order": 120,
     },
@@ -100,7 +100,7 @@ SEED_PLANS: list[dict[str, Any]] = [
         "kind": PlanKind.SUBSCRIPTION,
         "credits": 400,
         "price_cents": 4900,
-        "features": {"max_accounts": 50},
+        "features": {"max_accounts": 50, "storage_bytes": 200 * GIB},
         "sort_order": 130,
     },
 ]

@@ -318,3 +318,53 @@ def test_the_dialog_names_the_pages_on_saved_handler_and_the_state_finds_it() ->
     assert _saved_event(path) is PostsState.event_handlers["reload"]
     assert _saved_event("") is None
     assert _saved_event("no.such.state.reload") is None
+
+
+async def test_the_editor_attaches_reorders_removes_and_describes_library_media(world) -> None:
+    from postforge.models import MediaAsset, MediaStatus, PostMedia
+
+    with Session(get_engine()) as session:
+        ids = []
+        for name in ("first", "second", "third"):
+            media = MediaAsset(
+                workspace_id=world["A"],
+                storage_key=f"media/{world['A']}/{name}.jpg",
+                filename=f"{name}.jpg",
+                mime_type="image/jpeg",
+                size_bytes=10,
+                status=MediaStatus.READY,
+            )
+            session.add(media)
+            session.flush()
+            ids.append(media.id)
+        session.commit()
+    root = await _root(world["tokens"]["Alice"])
+    editor = await root.get_state(PostEditorState)
+    await editor.open_new()
+    await editor.set_content("With photos")
+    await editor.open_picker()
+    assert editor.picker_open and {item.id for item in editor.library_media} == set(ids)
+    for media_id in ids:
+        editor.attach_media(media_id)
+    editor.attach_media(999_999)  # not offered by the picker: ignored
+    editor.move_media(ids[2], -2)
+    editor.detach_media(ids[1])
+    assert [item.id for item in editor.media] == [ids[2], ids[0]]
+    editor.set_media_alt(ids[2], "A lighthouse at dusk")
+    await editor.save_media_alt(ids[2])
+    await editor.save("draft")
+    assert not editor.is_open
+    with Session(get_engine()) as session:
+        post = session.exec(select(Post)).all()[-1]
+        links = session.exec(
+            select(PostMedia).where(PostMedia.post_id == post.id).order_by(PostMedia.position)
+        ).all()
+        assert [link.media_id for link in links] == [ids[2], ids[0]]
+        assert session.get(MediaAsset, ids[2]).alt_text == "A lighthouse at dusk"
+    # Opened again, the post shows its media; a save that did not touch them keeps them.
+    await editor.open_edit(post.id)
+    assert [item.id for item in editor.media] == [ids[2], ids[0]]
+    await editor.set_content("Edited text")
+    await editor.save("draft")
+    with Session(get_engine()) as session:
+        assert len(session.exec(select(PostMedia).where(PostMedia.post_id == post.id)).all()) == 2

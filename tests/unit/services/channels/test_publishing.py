@@ -1277,3 +1277,66 @@ def test_an_oversized_image_fails_with_the_size_and_the_limit(engine, world, pos
     assert destination(engine, dest).last_error == (
         "@ana@example.social on Mastodon: Mastodon takes images up to 16.8 MB; this image is 17.8 MB."
     )
+
+
+# --- Media ----------------------------------------------------------------------------------------
+
+
+def test_the_adapter_receives_the_posts_media_in_order_with_links_and_streams(engine, world, tmp_path):
+    from postforge.models import MediaAsset, MediaKind, MediaStatus, PostMedia
+    from postforge.services.media import storage as media_storage
+
+    store = media_storage.LocalStorage(tmp_path / "store", secret="s", base_url="http://app.test")
+    media_storage.use_storage(store)
+    try:
+        post_id, [dest] = schedule(engine, world)
+        with Session(engine) as session:
+            ids = []
+            # Two images: the account is on Mastodon, which takes no image and video together.
+            for name, data, mime, alt in (
+                ("a.jpg", b"\xff\xd8\xff first", "image/jpeg", "A red door"),
+                ("b.png", b"\x89PNG second", "image/png", ""),
+            ):
+                key = f"media/{world.workspace}/{name.replace('.', '-')}.{name.rsplit('.', 1)[1]}"
+                store.path(key).parent.mkdir(parents=True, exist_ok=True)
+                store.path(key).write_bytes(data)
+                media = MediaAsset(
+                    workspace_id=world.workspace,
+                    storage_key=key,
+                    filename=name,
+                    mime_type=mime,
+                    size_bytes=len(data),
+                    kind=MediaKind.IMAGE,
+                    status=MediaStatus.READY,
+                    alt_text=alt,
+                )
+                session.add(media)
+                session.flush()
+                ids.append(media.id)
+            pending = MediaAsset(
+                workspace_id=world.workspace,
+                storage_key=f"media/{world.workspace}/pending.jpg",
+                mime_type="image/jpeg",
+                size_bytes=1,
+                status=MediaStatus.PENDING,
+            )
+            session.add(pending)
+            session.flush()
+            # Positions, not ids, give the order; an unchecked upload never goes out.
+            session.add(PostMedia(post_id=post_id, media_id=ids[0], position=2))
+            session.add(PostMedia(post_id=post_id, media_id=ids[1], position=1))
+            session.add(PostMedia(post_id=post_id, media_id=pending.id, position=0))
+            session.commit()
+        adapter = ScriptedAdapter(Published("1"))
+        assert dispatch_and_publish(engine, dest, adapter).status == "published"
+        second, photo = adapter.calls[0].media
+        assert (second.media_id, second.mime_type) == (ids[1], "image/png")
+        assert (photo.media_id, photo.alt_text, photo.size_bytes) == (ids[0], "A red door", 9)
+        assert photo.url.startswith("http://app.test/api/media/files/")
+        with photo.open() as stream:
+            assert stream.read() == b"\xff\xd8\xff first"
+        assert store.file_for_link(photo.url.rsplit("/", 1)[1]) == store.path(
+            f"media/{world.workspace}/a-jpg.jpg"
+        )
+    finally:
+        media_storage.use_storage(None)

@@ -22,6 +22,8 @@ from sqlmodel import Session, SQLModel, select
 import postforge.services
 from postforge.models import (
     DestinationStatus,
+    MediaAsset,
+    MediaStatus,
     Notification,
     NotificationKind,
     PaymentStatus,
@@ -80,6 +82,11 @@ NOT_USER_FACING = {
     "credits.check_invariant": "a consistency check for tests, benchmarks and system administrators",
     "workspaces.summarize": "formats a Workspace row the caller already loaded; reads and writes nothing",
     "posts.insert_checked_post": "inserts for a caller that authorized write_posts once for many posts (CSV import)",
+    "quota.quota_bytes": "read by the media library after it authorized the member",
+    "quota.used_bytes": "read by the media library after it authorized the member",
+    "post_media.checked_media_ids": "checks media ids for a post service that authorized write_posts",
+    "storage.new_key": "names a storage key; reads and writes nothing",
+    "storage.workspace_prefix": "names a storage folder; reads and writes nothing",
 }
 
 
@@ -121,6 +128,7 @@ class World:
     brand_id: int  # a brand inside the target workspace
     slot_id: int = 0  # a posting slot of the target workspace
     destination_id: int = 0  # the post's destination, waiting for a person's review
+    media_id: int = 0  # a media file of the target workspace
 
 
 @pytest.fixture
@@ -160,6 +168,15 @@ def world(engine) -> World:
             Notification(workspace_id=target.id, kind=NotificationKind.FAILED, title="Target's notice")
         )
         destination = make_destination(session, post, account, status=DestinationStatus.NEEDS_REVIEW)
+        media = MediaAsset(
+            workspace_id=target.id,
+            storage_key=f"media/{target.id}/target-photo.jpg",
+            mime_type="image/jpeg",
+            size_bytes=1000,
+            status=MediaStatus.PENDING,
+        )
+        session.add(media)
+        session.flush()
         session.commit()
         return World(
             target.id,
@@ -175,6 +192,7 @@ def world(engine) -> World:
             brand.id,
             slot.id,
             destination.id,
+            media.id,
         )
 
 
@@ -228,6 +246,11 @@ def outsider_arguments(session: Session, world: World) -> dict[str, Any]:
         "identifier": "hijacked.bsky.social",
         "app_password": "abcd-efgh-ijkl-mnop",
         "attempt_id": 1,
+        "media_id": world.media_id,
+        "filename": "hijack.jpg",
+        "content_type": "image/jpeg",
+        "size_bytes": 1000,
+        "alt_text": "Hijacked",
     }
 
 
