@@ -38,6 +38,7 @@ from postforge.platforms import rules
 from postforge.services.content import post_status, publish_history
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
+from postforge.services.kernel.text_search import ESCAPE, contains_pattern
 from postforge.services.tenancy import workspaces
 
 MAX_CONTENT_CHARS = rules.MAX_TEXT_CHARS  # above every platform's limit (Facebook: 63,206)
@@ -965,8 +966,7 @@ def _search_conditions(
     conditions: list = [Post.workspace_id == workspace_id, col(Post.deleted_at).is_(None)]
     text = str(query or "").strip()
     if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(col(Post.content).ilike(f"%{escaped}%", escape="\\"))
+        conditions.append(col(Post.content).ilike(contains_pattern(text), escape=ESCAPE))
     wanted_statuses = [PostStatus(s) for s in statuses if s in PostStatus._value2member_map_]
     if statuses:
         conditions.append(col(Post.status).in_(wanted_statuses or [None]))
