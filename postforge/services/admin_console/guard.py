@@ -27,6 +27,11 @@ def authorize_admin(session: Session, user_id: int) -> User:
     return user
 
 
+def require_admin(session: Session, *, actor_id: int) -> None:
+    """`authorize_admin` in the console's calling convention (for pages showing system figures)."""
+    authorize_admin(session, actor_id)
+
+
 def is_admin(session: Session, user_id: int) -> bool:
     try:
         authorize_admin(session, user_id)

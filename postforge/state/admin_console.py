@@ -1,0 +1,647 @@
+"""The admin console's pages: users, one user, workspaces, one workspace, the audit log.
+
+Every handler goes through `ConsoleState._as_admin`, which runs one console service as the signed-in
+user: the service authorizes a system admin itself (`admin_console.guard`), and a refusal clears
+the page's data and sends the tab to the not-found page, so a non-admin learns nothing and changes
+nothing. Inputs arrive as whole forms (`on_submit`), so what was typed is checked by the service and
+a refusal shows next to the form with the typed values kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+from pydantic import BaseModel
+
+from postforge import routes
+from postforge.db import session_scope
+from postforge.services.admin_console import audit, users, workspaces
+from postforge.services.admin_console.guard import NotAnAdmin
+from postforge.services.kernel import timefmt
+from postforge.services.kernel.errors import ServiceError
+from postforge.state.auth import AuthState, client_ip
+
+PAGE_SIZE = 25
+LEDGER_PAGE_SIZE = 20
+ANY = "any"  # a select's "no filter" choice (a select's value cannot be empty)
+ACTION_CHOICES = [(ANY, "Every action"), *audit.ACTIONS.items()]
+TARGET_CHOICES = [(ANY, "Any target"), ("user", "A user"), ("workspace", "A workspace")]
+
+
+def _when(instant, zone: str) -> str:
+    return timefmt.format_local(instant, zone, "%Y-%m-%d %H:%M") if instant is not None else "—"
+
+
+def _in_session(fn: Callable, kwargs: dict[str, Any]) -> Any:
+    with session_scope() as session:
+        return fn(session, **kwargs)
+
+
+def _unless_any(value: Any) -> str:
+    text = str(value or "").strip()
+    return "" if text == ANY else text
+
+
+def _id_from(text: str) -> int:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) < 12 else 0
+
+
+def user_link(user_id: int) -> str:
+    return f"{routes.ADMIN_USER}?id={user_id}"
+
+
+def workspace_link(workspace_id: int) -> str:
+    return f"{routes.ADMIN_WORKSPACE}?id={workspace_id}"
+
+
+class ConsoleState(rx.State):
+    """What every console page shares: the admin check, the error line and paging."""
+
+    allowed: bool = False  # the server confirmed a system admin: the page may show anything at all
+    error: str = ""
+    total: int = 0
+    offset: int = 0
+    dialog: str = ""  # the confirmation dialog open now ("suspend", "delete", "adjust", ...), if any
+
+    @rx.event
+    def open_dialog(self, name: str):
+        # Only opens a confirmation; what it confirms is a separate event, checked like all others.
+        self.dialog, self.error = (name if self.allowed else ""), ""
+
+    @rx.event
+    def set_dialog_open(self, is_open: bool):
+        if not is_open:
+            self.dialog = ""
+
+    @rx.var
+    def page_label(self) -> str:
+        if self.total == 0:
+            return "Nothing found"
+        last = min(self.offset + PAGE_SIZE, self.total)
+        return f"{self.offset + 1}-{last} of {self.total}"
+
+    @rx.var
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.offset + PAGE_SIZE < self.total
+
+    def _clear(self) -> None:
+        """Forget everything the page shows (each page adds its own data)."""
+        self.allowed, self.error, self.total, self.offset, self.dialog = False, "", 0, 0, ""
+
+    async def _as_admin(self, fn: Callable, **kwargs: Any) -> tuple[Any, Any]:
+        """(result, None) when the service answered; (None, the event to return) when it refused.
+
+        The actor is whoever this browser's session belongs to now, the client address comes from
+        this event's connection.
+        """
+        auth = await self.get_state(AuthState)
+        context = await auth.current_user()
+        if context is None:
+            self._clear()
+            return None, AuthState.require_login
+        if "ip" in kwargs:  # a service that records the client's address: it is this event's
+            kwargs["ip"] = client_ip(self)
+        try:
+            result = await asyncio.to_thread(_in_session, fn, {"actor_id": context.user_id, **kwargs})
+        except NotAnAdmin:
+            self._clear()
+            return None, rx.redirect(routes.NOT_FOUND, replace=True)
+        except ServiceError as error:
+            self.allowed, self.error = True, error.message
+            return None, rx.toast.error(error.message)
+        self.allowed, self.error, self.dialog = True, "", ""
+        return result, None
+
+    async def _zone(self) -> str:
+        return (await self.get_state(AuthState)).user_timezone or "UTC"
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+class UserItem(BaseModel):
+    id: int
+    link: str
+    email: str
+    name: str
+    is_admin: bool
+    suspended: bool
+    verified: bool
+    created: str
+    last_activity: str
+
+
+class AdminUsersState(ConsoleState):
+    query: str = ""
+    rows: list[UserItem] = []
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.rows = []
+
+    async def _search(self, query: str, offset: int):
+        page, refusal = await self._as_admin(users.search_users, query=query, limit=PAGE_SIZE, offset=offset)
+        if refusal is not None:
+            return refusal
+        zone = await self._zone()
+        self.query, self.total, self.offset = query, page.total, page.offset
+        self.rows = [
+            UserItem(
+                id=row.id,
+                link=user_link(row.id),
+                email=row.email,
+                name=row.name,
+                is_admin=row.is_admin,
+                suspended=row.suspended,
+                verified=row.verified,
+                created=_when(row.created_at, zone),
+                last_activity=_when(row.last_activity, zone),
+            )
+            for row in page.rows
+        ]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        return await self._search(self.router.url.query_parameters.get("q", ""), 0)
+
+    @rx.event
+    async def search(self, form: dict):
+        return await self._search(str(form.get("query", "")), 0)
+
+    @rx.event
+    async def next_page(self):
+        return await self._search(self.query, self.offset + PAGE_SIZE)
+
+    @rx.event
+    async def previous_page(self):
+        return await self._search(self.query, max(0, self.offset - PAGE_SIZE))
+
+
+class MembershipItem(BaseModel):
+    workspace_id: int
+    link: str
+    workspace_name: str
+    role: str
+    personal: bool
+
+
+class IdentityItem(BaseModel):
+    provider: str
+    issuer: str
+    email: str
+    since: str
+
+
+class SessionItem(BaseModel):
+    device: str
+    ip_address: str
+    last_seen: str
+
+
+class AdminUserState(ConsoleState):
+    user_id_shown: int = 0
+    email: str = ""
+    name: str = ""
+    is_admin: bool = False
+    suspended: bool = False
+    suspended_since: str = ""
+    verified: str = ""
+    created: str = ""
+    last_activity: str = ""
+    sign_in_methods: list[str] = []
+    identities: list[IdentityItem] = []
+    memberships: list[MembershipItem] = []
+    sessions: list[SessionItem] = []
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.user_id_shown, self.email, self.name, self.is_admin, self.suspended = 0, "", "", False, False
+        self.suspended_since = self.verified = self.created = self.last_activity = ""
+        self.sign_in_methods, self.identities, self.memberships, self.sessions = [], [], [], []
+
+    async def _show(self, user_id: int):
+        detail, refusal = await self._as_admin(users.user_detail, user_id=user_id)
+        if refusal is not None:
+            return refusal
+        zone = await self._zone()
+        self.user_id_shown, self.email, self.name = detail.id, detail.email, detail.name
+        self.is_admin, self.suspended = detail.is_admin, detail.suspended_at is not None
+        self.suspended_since = _when(detail.suspended_at, zone) if detail.suspended_at else ""
+        self.verified = _when(detail.email_verified_at, zone) if detail.email_verified_at else "not verified"
+        self.created, self.last_activity = _when(detail.created_at, zone), _when(detail.last_activity, zone)
+        self.sign_in_methods = (["Password"] if detail.has_password else []) + [
+            identity.provider.title() for identity in detail.identities
+        ]
+        self.identities = [
+            IdentityItem(provider=i.provider, issuer=i.issuer, email=i.email, since=_when(i.created_at, zone))
+            for i in detail.identities
+        ]
+        self.memberships = [
+            MembershipItem(
+                workspace_id=m.workspace_id,
+                link=workspace_link(m.workspace_id),
+                workspace_name=m.workspace_name,
+                role=m.role,
+                personal=m.is_personal,
+            )
+            for m in detail.memberships
+        ]
+        self.sessions = [
+            SessionItem(
+                device=s.user_agent or "Unknown browser",
+                ip_address=s.ip_address,
+                last_seen=_when(s.last_seen_at, zone),
+            )
+            for s in detail.sessions
+        ]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        return await self._show(_id_from(self.router.url.query_parameters.get("id", "")))
+
+    async def _act(self, fn: Callable, success: str, **kwargs: Any):
+        _done, refusal = await self._as_admin(fn, user_id=self.user_id_shown, ip="", **kwargs)
+        if refusal is not None:
+            return refusal
+        shown = await self._show(self.user_id_shown)
+        return shown if shown is not None else rx.toast.success(success)
+
+    @rx.event
+    async def suspend(self, form: dict):
+        return await self._act(
+            users.suspend_user,
+            "Suspended: the account's sessions have ended.",
+            reason=str(form.get("reason", "")),
+        )
+
+    @rx.event
+    async def restore(self, form: dict):
+        return await self._act(
+            users.restore_user, "Restored: the account can sign in again.", reason=str(form.get("reason", ""))
+        )
+
+    @rx.event
+    async def sign_out_everywhere(self):
+        return await self._act(users.sign_out_everywhere, "Every session of the account has ended.")
+
+    @rx.event
+    async def send_password_reset(self):
+        return await self._act(users.send_password_reset, "A password reset link is on its way.")
+
+    @rx.event
+    async def delete(self, form: dict):
+        email = self.email
+        _done, refusal = await self._as_admin(
+            users.delete_user,
+            user_id=self.user_id_shown,
+            confirm_email=str(form.get("confirm_email", "")),
+            ip="",
+        )
+        if refusal is not None:
+            return refusal
+        self._clear()
+        return [rx.toast.success(f"{email} was deleted."), rx.redirect(routes.ADMIN_USERS)]
+
+
+# --- workspaces ----------------------------------------------------------------------------------
+
+
+class WorkspaceItem(BaseModel):
+    id: int
+    link: str
+    name: str
+    slug: str
+    personal: bool
+    credits: int
+    members: int
+    created: str
+
+
+class AdminWorkspacesState(ConsoleState):
+    query: str = ""
+    rows: list[WorkspaceItem] = []
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.rows = []
+
+    async def _search(self, query: str, offset: int):
+        page, refusal = await self._as_admin(
+            workspaces.search_workspaces, query=query, limit=PAGE_SIZE, offset=offset
+        )
+        if refusal is not None:
+            return refusal
+        zone = await self._zone()
+        self.query, self.total, self.offset = query, page.total, page.offset
+        self.rows = [
+            WorkspaceItem(
+                id=row.id,
+                link=workspace_link(row.id),
+                name=row.name,
+                slug=row.slug,
+                personal=row.is_personal,
+                credits=row.credits,
+                members=row.members,
+                created=_when(row.created_at, zone),
+            )
+            for row in page.rows
+        ]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        return await self._search(self.router.url.query_parameters.get("q", ""), 0)
+
+    @rx.event
+    async def search(self, form: dict):
+        return await self._search(str(form.get("query", "")), 0)
+
+    @rx.event
+    async def next_page(self):
+        return await self._search(self.query, self.offset + PAGE_SIZE)
+
+    @rx.event
+    async def previous_page(self):
+        return await self._search(self.query, max(0, self.offset - PAGE_SIZE))
+
+
+class MemberItem(BaseModel):
+    user_id: int
+    link: str
+    email: str
+    name: str
+    role: str
+    suspended: bool
+
+
+class AccountItem(BaseModel):
+    platform: str
+    name: str
+    status: str
+    last_error: str
+
+
+class StatusCount(BaseModel):
+    status: str
+    count: int
+
+
+class LedgerItem(BaseModel):
+    when: str
+    type: str
+    amount: str
+    balance_after: int
+    description: str
+
+
+class PlanOption(BaseModel):
+    code: str
+    name: str
+
+
+class AdminWorkspaceState(ConsoleState):
+    workspace_id_shown: int = 0
+    name: str = ""
+    slug: str = ""
+    personal: bool = False
+    created: str = ""
+    credits: int = 0
+    ledger_ok: bool = True
+    plan_name: str = ""
+    plan_status: str = ""
+    paid_through_stripe: bool = False
+    storage: str = ""
+    members: list[MemberItem] = []
+    accounts: list[AccountItem] = []
+    posts_by_status: list[StatusCount] = []
+    ledger: list[LedgerItem] = []
+    plans: list[PlanOption] = []
+
+    @rx.var
+    def ledger_label(self) -> str:
+        if self.total == 0:
+            return "No ledger rows"
+        return f"{self.offset + 1}-{min(self.offset + LEDGER_PAGE_SIZE, self.total)} of {self.total}"
+
+    @rx.var
+    def ledger_has_next(self) -> bool:
+        return self.offset + LEDGER_PAGE_SIZE < self.total
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.workspace_id_shown, self.name, self.slug, self.personal, self.created = 0, "", "", False, ""
+        self.credits, self.ledger_ok, self.plan_name, self.plan_status = 0, True, "", ""
+        self.paid_through_stripe, self.storage = False, ""
+        self.members, self.accounts, self.posts_by_status, self.ledger, self.plans = [], [], [], [], []
+
+    async def _show(self, workspace_id: int, ledger_offset: int = 0):
+        detail, refusal = await self._as_admin(
+            workspaces.workspace_detail,
+            workspace_id=workspace_id,
+            ledger_offset=ledger_offset,
+            ledger_limit=LEDGER_PAGE_SIZE,
+        )
+        if refusal is not None:
+            return refusal
+        plans, refusal = await self._as_admin(workspaces.plan_choices)
+        if refusal is not None:
+            return refusal
+        zone = await self._zone()
+        self.workspace_id_shown, self.name, self.slug = detail.id, detail.name, detail.slug
+        self.personal, self.created, self.credits = (
+            detail.is_personal,
+            _when(detail.created_at, zone),
+            detail.credits,
+        )
+        self.ledger_ok, self.plan_name, self.plan_status = (
+            detail.ledger_ok,
+            detail.plan_name,
+            detail.plan_status,
+        )
+        self.paid_through_stripe, self.storage = detail.paid_through_stripe, _size(detail.storage_bytes)
+        self.members = [
+            MemberItem(
+                user_id=m.user_id,
+                link=user_link(m.user_id),
+                email=m.email,
+                name=m.name,
+                role=m.role,
+                suspended=m.suspended,
+            )
+            for m in detail.members
+        ]
+        self.accounts = [
+            AccountItem(platform=a.platform, name=a.name, status=a.status, last_error=a.last_error)
+            for a in detail.accounts
+        ]
+        self.posts_by_status = [
+            StatusCount(status=s, count=n) for s, n in sorted(detail.posts_by_status.items())
+        ]
+        self.total, self.offset = detail.ledger.total, detail.ledger.offset
+        self.ledger = [
+            LedgerItem(
+                when=_when(r.created_at, zone),
+                type=r.type,
+                amount=f"{r.amount:+d}",
+                balance_after=r.balance_after,
+                description=r.description,
+            )
+            for r in detail.ledger.rows
+        ]
+        self.plans = [PlanOption(code=p.code, name=p.name) for p in plans]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        return await self._show(_id_from(self.router.url.query_parameters.get("id", "")))
+
+    @rx.event
+    async def adjust(self, form: dict):
+        entry, refusal = await self._as_admin(
+            workspaces.adjust_credits,
+            workspace_id=self.workspace_id_shown,
+            amount=str(form.get("amount", "")),
+            reason=str(form.get("reason", "")),
+            ip="",
+        )
+        if refusal is not None:
+            return refusal
+        shown = await self._show(self.workspace_id_shown)
+        return shown or [
+            rx.toast.success(f"Adjusted by {entry.amount:+d}: the balance is now {entry.balance_after}."),
+            rx.set_value("adjust-amount", ""),
+            rx.set_value("adjust-reason", ""),
+        ]
+
+    @rx.event
+    async def change_plan(self, form: dict):
+        name, refusal = await self._as_admin(
+            workspaces.change_plan,
+            workspace_id=self.workspace_id_shown,
+            plan_code=str(form.get("plan", "")),
+            reason=str(form.get("reason", "")),
+            ip="",
+        )
+        if refusal is not None:
+            return refusal
+        return await self._show(self.workspace_id_shown) or rx.toast.success(
+            f"The workspace is now on {name}."
+        )
+
+    @rx.event
+    async def next_ledger_page(self):
+        return await self._show(self.workspace_id_shown, self.offset + LEDGER_PAGE_SIZE)
+
+    @rx.event
+    async def previous_ledger_page(self):
+        return await self._show(self.workspace_id_shown, max(0, self.offset - LEDGER_PAGE_SIZE))
+
+
+def _size(size_bytes: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size_bytes < 1024 or unit == "GB":
+            return f"{size_bytes:,.0f} {unit}" if unit == "bytes" else f"{size_bytes:,.1f} {unit}"
+        size_bytes /= 1024
+    return ""
+
+
+# --- audit log -----------------------------------------------------------------------------------
+
+
+class AuditItem(BaseModel):
+    id: int
+    when: str
+    actor: str
+    action: str
+    target: str
+    target_link: str
+    change: str
+    reason: str
+    ip_address: str
+
+
+def audit_items(entries: list[audit.AuditEntry], zone: str) -> list[AuditItem]:
+    return [
+        AuditItem(
+            id=e.id,
+            when=_when(e.created_at, zone),
+            actor=e.actor,
+            action=e.action_label,
+            target=f"{e.target_label or e.target_type} (#{e.target_id})",
+            target_link=user_link(int(e.target_id))
+            if e.target_type == "user"
+            else workspace_link(int(e.target_id)),
+            change=e.change,
+            reason=e.reason,
+            ip_address=e.ip_address,
+        )
+        for e in entries
+    ]
+
+
+class AdminAuditState(ConsoleState):
+    entries: list[AuditItem] = []
+    action: str = ""
+    actor: str = ""
+    target_type: str = ""
+    target_id: str = ""
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.entries = []
+
+    async def _list(self, filters: audit.AuditFilters, offset: int):
+        page, refusal = await self._as_admin(
+            audit.audit_page, filters=filters, limit=PAGE_SIZE, offset=offset
+        )
+        if refusal is not None:
+            return refusal
+        self.action, self.actor = filters.action, filters.actor
+        self.target_type, self.target_id = filters.target_type, filters.target_id
+        self.total, self.offset = page.total, page.offset
+        self.entries = audit_items(page.entries, await self._zone())
+        return None
+
+    def _filters(self) -> audit.AuditFilters:
+        return audit.AuditFilters(self.action, self.actor, self.target_type, self.target_id)
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        query = self.router.url.query_parameters
+        filters = audit.AuditFilters(
+            target_type=query.get("target_type", ""), target_id=query.get("target_id", "")
+        )
+        return await self._list(filters, 0)
+
+    @rx.event
+    async def filter(self, form: dict):
+        filters = audit.AuditFilters(
+            action=_unless_any(form.get("action", "")),
+            actor=str(form.get("actor", "")),
+            target_type=_unless_any(form.get("target_type", "")),
+            target_id=str(form.get("target_id", "")),
+        )
+        return await self._list(filters, 0)
+
+    @rx.event
+    async def next_page(self):
+        return await self._list(self._filters(), self.offset + PAGE_SIZE)
+
+    @rx.event
+    async def previous_page(self):
+        return await self._list(self._filters(), max(0, self.offset - PAGE_SIZE))
