@@ -304,7 +304,7 @@ def _user_actions() -> rx.Component:
             "email address to confirm.",
             [
                 _labelled(
-                    "Email address", "confirm_email", type="email", auto_complete="off", id="confirm-email"
+                    "Email address", "confirm_email", type="email", auto_complete="off", id="delete-confirm-email"
                 )
             ],
             "Delete the account",
@@ -506,7 +506,7 @@ def admin_workspace_page() -> rx.Component:
             state.workspace_id_shown > 0,
             rx.vstack(
                 rx.hstack(
-                    rx.heading(state.name, size="5", as_="h2", id="workspace-name"),
+                    rx.heading(state.name, size="5", as_="h2", id="console-workspace-name"),
                     rx.badge(rx.cond(state.personal, "personal", "team")),
                     align="center",
                     spacing="3",
