@@ -1,6 +1,7 @@
 """admin console: suspended users, searchable users and workspaces, audit log lookups
 
 * `users.suspended_at`: when a system admin suspended the account (None once restored);
+* the user and workspace lists, newest first: indexes on their `created_at`;
 * on PostgreSQL, trigram GIN indexes for the console's substring search on users' email and
   name and on workspace names (pg_trgm was created by 0003);
 * `audit_log` indexes for its page (newest first) and for everything done to one target.
@@ -34,6 +35,8 @@ def _postgres() -> bool:
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_users_created_at", "users", ["created_at"], unique=False)
+    op.create_index("ix_workspaces_created_at", "workspaces", ["created_at"], unique=False)
     op.create_index("ix_audit_log_created_at", "audit_log", ["created_at"], unique=False)
     op.create_index(
         "ix_audit_log_target_type_target_id_created_at",
@@ -60,5 +63,7 @@ def downgrade() -> None:
             op.drop_index(name, table_name=table)
     op.drop_index("ix_audit_log_target_type_target_id_created_at", table_name="audit_log")
     op.drop_index("ix_audit_log_created_at", table_name="audit_log")
+    op.drop_index("ix_workspaces_created_at", table_name="workspaces")
+    op.drop_index("ix_users_created_at", table_name="users")
     with op.batch_alter_table("users") as batch_op:
         batch_op.drop_column("suspended_at")

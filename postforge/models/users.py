@@ -11,6 +11,8 @@ from postforge.models.base import created_at_field, fk, time_field, updated_at_f
 class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
+        # The admin console's user list, newest first (and a search that matches most users).
+        sa.Index("ix_users_created_at", "created_at"),
         # The admin console's user search (ILIKE '%…%') on PostgreSQL: trigram GIN indexes.
         sa.Index(
             "ix_users_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}

@@ -304,7 +304,11 @@ def _user_actions() -> rx.Component:
             "email address to confirm.",
             [
                 _labelled(
-                    "Email address", "confirm_email", type="email", auto_complete="off", id="delete-confirm-email"
+                    "Email address",
+                    "confirm_email",
+                    type="email",
+                    auto_complete="off",
+                    id="delete-confirm-email",
                 )
             ],
             "Delete the account",

@@ -82,6 +82,8 @@ class ConsoleState(rx.State):
         if self.total == 0:
             return "Nothing found"
         last = min(self.offset + PAGE_SIZE, self.total)
+        if self.total > users.COUNT_CAP:
+            return f"{self.offset + 1}-{last} of more than {users.COUNT_CAP:,}"
         return f"{self.offset + 1}-{last} of {self.total}"
 
     @rx.var

@@ -25,6 +25,9 @@ from postforge.services.kernel.errors import Conflict, NotFound, ValidationFaile
 from postforge.services.kernel.text_search import ESCAPE, contains_pattern
 
 PAGE_SIZE = 25
+# Counting every match of a search that matches most of 100,000 users costs more than the page
+# itself; past this many the page says "more than".
+COUNT_CAP = 1000
 MAX_PAGE_SIZE = 100
 MAX_QUERY_LENGTH = 320
 MAX_REASON_LENGTH = 500
@@ -83,6 +86,12 @@ class UserDetail:
     sessions: list[accounts_auth.SessionInfo]
 
 
+def capped_count(session: Session, model: type, where: list) -> int:
+    """How many rows match, counted up to COUNT_CAP + 1 (a page shows "more than COUNT_CAP")."""
+    limited = sa.select(sa.literal(1)).select_from(model).where(*where).limit(COUNT_CAP + 1).subquery()
+    return int(session.execute(sa.select(func.count()).select_from(limited)).scalar_one())
+
+
 def check_query(query: str) -> str:
     text = " ".join(str(query or "").split())
     if len(text) > MAX_QUERY_LENGTH:
@@ -93,7 +102,11 @@ def check_query(query: str) -> str:
 def search_users(
     session: Session, *, actor_id: int, query: str = "", limit: int = PAGE_SIZE, offset: int = 0
 ) -> UserSearchPage:
-    """Users whose email or name contains `query` (any case), newest first; a number finds that id."""
+    """Users whose email or name contains `query` (any case), newest first; a number finds that id.
+
+    `total` is counted up to COUNT_CAP + 1: beyond that the page says "more than" and the admin
+    narrows the search.
+    """
     authorize_admin(session, actor_id)
     text = check_query(query)
     limit, offset = max(1, min(int(limit), MAX_PAGE_SIZE)), max(0, int(offset))
@@ -109,7 +122,7 @@ def search_users(
             matches.append(col(User.id) == int(text))
             order.insert(0, sa.case((col(User.id) == int(text), 0), else_=1))  # that id first
         where.append(sa.or_(*matches))
-    total = session.execute(sa.select(func.count()).select_from(User).where(*where)).scalar_one()
+    total = capped_count(session, User, where)
     users = session.exec(select(User).where(*where).order_by(*order).limit(limit).offset(offset)).all()
     seen = _last_activity(session, [u.id or 0 for u in users])
     rows = [

@@ -32,7 +32,7 @@ from postforge.models import (
 )
 from postforge.services.admin_console import audit
 from postforge.services.admin_console.guard import authorize_admin
-from postforge.services.admin_console.users import MAX_PAGE_SIZE, PAGE_SIZE, check_query
+from postforge.services.admin_console.users import MAX_PAGE_SIZE, PAGE_SIZE, capped_count, check_query
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
 from postforge.services.kernel.text_search import ESCAPE, contains_pattern
 from postforge.services.ledger import credits
@@ -118,7 +118,7 @@ def search_workspaces(
             matches.append(col(Workspace.id) == int(text))
             order.insert(0, sa.case((col(Workspace.id) == int(text), 0), else_=1))  # that id first
         where.append(sa.or_(*matches))
-    total = session.execute(sa.select(func.count()).select_from(Workspace).where(*where)).scalar_one()
+    total = capped_count(session, Workspace, where)
     found = session.exec(select(Workspace).where(*where).order_by(*order).limit(limit).offset(offset)).all()
     ids = [w.id or 0 for w in found]
     counts = (

@@ -38,6 +38,13 @@ def test_search_finds_by_email_or_name_any_case_and_pages(sqlite_engine, world) 
     assert member_row.last_activity is not None and member_row.last_activity.tzinfo is not None
 
 
+def test_a_search_matching_very_many_counts_only_up_to_the_cap(sqlite_engine, world, monkeypatch) -> None:
+    monkeypatch.setattr(users, "COUNT_CAP", 1)
+    with Session(sqlite_engine) as session:
+        page = users.search_users(session, actor_id=world.admin, query="example.com")
+    assert (page.total, len(page.rows)) == (2, 3)  # root, ada and bob match; counted to the cap + 1
+
+
 def test_a_search_longer_than_an_email_is_refused(sqlite_engine, world) -> None:
     with Session(sqlite_engine) as session, pytest.raises(ValidationFailed, match="at most 320"):
         users.search_users(session, actor_id=world.admin, query="x" * 321)
