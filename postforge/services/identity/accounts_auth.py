@@ -395,7 +395,7 @@ def inactive_message(user: User) -> str:
     """Why an account that proved who it is still cannot sign in (password or single sign-on)."""
     if user.suspended_at is not None:
         return "This account is suspended. Contact support to have it restored."
-    return "This account has been disabled. Contact your administrator."
+    return "This account is disabled. Contact your administrator."
 
 
 @functools.cache
