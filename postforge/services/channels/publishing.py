@@ -19,7 +19,7 @@ The database is the source of truth; the queue only carries "look at destination
 * `release_interrupted` does the same for one row at once when the worker's soft time limit cut
   its publish short outside the platform call (inside it, the call's outcome says what happened:
   nothing sent → a retry, a request out → `Unknown`).
-* `resolve_review` records that person's answer.
+* `resolve_review` records that person's answer (`resolve_review_for_operator`: a system admin's).
 
 Outcomes (see `platforms/base.py`): Published → published; RateLimited → wait until the
 platform's reset (the whole account waits), no attempt counted; Transient → exponential
@@ -887,12 +887,29 @@ def resolve_review(
     workspaces.authorize(session, user_id=user_id, workspace_id=workspace_id, action="write_posts")
     destination = session.get(PostDestination, destination_id) if isinstance(destination_id, int) else None
     post = session.get(Post, destination.post_id) if destination else None
-    if (
-        destination is None
-        or post is None
-        or post.workspace_id != workspace_id
-        or post.deleted_at is not None
-    ):
+    if post is not None and post.workspace_id != workspace_id:
+        post = None
+    _apply_review(session, destination, post, published=published, by_user_id=user_id)
+
+
+def resolve_review_for_operator(
+    session: Session, *, operator_id: int, destination_id: int, published: bool
+) -> None:
+    """The same answer, given by a caller that authorized itself another way (a system admin)."""
+    destination = session.get(PostDestination, destination_id) if isinstance(destination_id, int) else None
+    post = session.get(Post, destination.post_id) if destination else None
+    _apply_review(session, destination, post, published=published, by_user_id=operator_id)
+
+
+def _apply_review(
+    session: Session,
+    destination: PostDestination | None,
+    post: Post | None,
+    *,
+    published: bool,
+    by_user_id: int,
+) -> None:
+    if destination is None or post is None or post.deleted_at is not None:
         raise NotFound("That post does not exist in this workspace (it may have been deleted).")
     if destination.status != D.NEEDS_REVIEW:
         raise Conflict("This account's post no longer needs checking — reload to see where it stands.")
@@ -900,7 +917,7 @@ def resolve_review(
     checked = publish_history.mark_reviewed(session, destination)  # what fails after this, fails
     if published:
         state = dict(checked)
-        state["confirmed_by_user_id"] = user_id  # no platform id: a person said it is there
+        state["confirmed_by_user_id"] = by_user_id  # no platform id: a person said it is there
         _set_destination(
             session,
             destination,

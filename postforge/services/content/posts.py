@@ -325,6 +325,18 @@ def retry_failed(
     return _retry(session, post, expected_version)
 
 
+def retry_failed_for_operator(session: Session, *, post_id: int) -> PostView:
+    """The same retry, for a caller that authorized itself another way (a system admin's console).
+
+    Every rule of the retry holds (only failed posts, never a destination that may be live, the
+    accounts must be connected); only the membership check is the caller's.
+    """
+    post = session.get(Post, post_id) if isinstance(post_id, int) else None
+    if post is None or post.deleted_at is not None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return _retry(session, post, None)
+
+
 def duplicate_post(session: Session, *, actor_id: int, workspace_id: int, post_id: int) -> PostView:
     """A new draft with the same text, accounts, per-account versions, brand and metadata."""
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")

@@ -86,3 +86,15 @@ def test_the_health_details_follow_the_same_check(sqlite_engine, world) -> None:
         session.get(User, world.admin).is_admin = False
         session.flush()
         assert not guard.session_is_admin(session, admin_token)
+
+
+def test_the_ledger_s_adjustment_is_reached_only_through_the_console() -> None:
+    """`credits.adjust` checks no one itself: the console's guard is the one check in front of it."""
+    from tests.support.db import ROOT
+
+    callers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "postforge").rglob("*.py")
+        if "credits.adjust(" in path.read_text()
+    )
+    assert callers == ["postforge/services/admin_console/workspaces.py"]

@@ -80,6 +80,8 @@ NOT_USER_FACING = {
     "credits.check_invariant": "a consistency check for tests, benchmarks and system administrators",
     "workspaces.summarize": "formats a Workspace row the caller already loaded; reads and writes nothing",
     "posts.insert_checked_post": "inserts for a caller that authorized write_posts once for many posts (CSV import)",
+    "credits.adjust": "reached only through admin_console.workspaces.adjust_credits, which authorizes a system admin",
+    "audit.record": "writes the audit row of a change its caller (a console service) authorized",
 }
 
 
