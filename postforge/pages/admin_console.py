@@ -13,20 +13,24 @@ from postforge.components.layout import template
 from postforge.state.admin_console import (
     ACTION_CHOICES,
     ANY,
+    PUBLISHING_LISTS,
     TARGET_CHOICES,
     AccountItem,
     AdminAuditState,
+    AdminPublishingState,
     AdminUsersState,
     AdminUserState,
     AdminWorkspacesState,
     AdminWorkspaceState,
     AuditItem,
     ConsoleState,
+    DestinationItem,
     IdentityItem,
     LedgerItem,
     MemberItem,
     MembershipItem,
     PlanOption,
+    ReconnectItem,
     SessionItem,
     StatusCount,
     UserItem,
@@ -37,6 +41,7 @@ CONSOLE_LINKS = [
     ("Overview", routes.ADMIN),
     ("Users", routes.ADMIN_USERS),
     ("Workspaces", routes.ADMIN_WORKSPACES),
+    ("Publishing", routes.ADMIN_PUBLISHING),
     ("Audit log", routes.ADMIN_AUDIT),
 ]
 MUTED = rx.color("gray", 11)
@@ -578,6 +583,115 @@ def admin_workspace_page() -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
+        ),
+    )
+
+
+# --- publishing ----------------------------------------------------------------------------------
+
+
+def _destination_row(item: DestinationItem) -> rx.Component:
+    state = AdminPublishingState
+    return rx.table.row(
+        rx.table.cell(rx.link(item.workspace_name, href=item.workspace_link)),
+        rx.table.cell(item.account),
+        rx.table.cell(rx.text(item.content, size="2", max_width="22em")),
+        rx.table.cell(rx.text(item.message, size="2", color=rx.color("red", 11), max_width="22em")),
+        rx.table.cell(item.attempts),
+        rx.table.cell(item.due),
+        rx.table.cell(
+            rx.match(
+                item.status,
+                ("failed", rx.button("Retry", size="1", on_click=state.retry(item.id))),
+                (
+                    "needs_review",
+                    rx.hstack(
+                        rx.button(
+                            "It was published…",
+                            size="1",
+                            variant="soft",
+                            on_click=state.ask_review(item.id, True),
+                        ),
+                        rx.button(
+                            "Post it again…",
+                            size="1",
+                            variant="soft",
+                            on_click=state.ask_review(item.id, False),
+                        ),
+                        spacing="2",
+                    ),
+                ),
+                rx.fragment(),
+            )
+        ),
+        class_name="destination-row",
+    )
+
+
+def _reconnect_row(item: ReconnectItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(item.workspace_name, href=item.workspace_link)),
+        rx.table.cell(item.account),
+        rx.table.cell(item.last_error),
+        rx.table.cell(item.since),
+    )
+
+
+@template(route=routes.ADMIN_PUBLISHING, title="Admin · Publishing", on_load=AdminPublishingState.load)
+def admin_publishing_page() -> rx.Component:
+    state = AdminPublishingState
+    return _guarded(
+        state,
+        rx.hstack(
+            *[
+                rx.button(
+                    label,
+                    variant=rx.cond(state.which == key, "solid", "soft"),
+                    on_click=state.show(key),
+                    id=f"list-{key}",
+                )
+                for key, label in PUBLISHING_LISTS
+            ],
+            spacing="3",
+        ),
+        _error(state),
+        rx.cond(
+            state.rows.length() > 0,
+            _table(
+                ["Workspace", "Account", "Post", "Message", "Tries", "Due", ""],
+                rx.foreach(state.rows, _destination_row),
+                id="destinations",
+            ),
+            rx.text("Nothing here.", size="2", color=MUTED, id="no-destinations"),
+        ),
+        _pager(state, state.previous_page, state.next_page),
+        _confirm(
+            state,
+            "review",
+            rx.cond(state.chosen_published, "Mark this publish as published?", "Post it again?"),
+            rx.cond(
+                state.chosen_published,
+                "Only if you found the post on the platform: it counts as published from now on.",
+                "Only if you checked that the post is not on the platform: it goes out again within a minute "
+                "(platforms that deduplicate return the first post if it did land).",
+            ),
+            [],
+            "Confirm",
+            state.answer_review,
+            color="violet",
+        ),
+        rx.heading("Accounts needing reconnect", size="4", as_="h3"),
+        rx.cond(
+            state.accounts.length() > 0,
+            _table(
+                ["Workspace", "Account", "Last error", "Since"], rx.foreach(state.accounts, _reconnect_row)
+            ),
+            rx.text("Every account is connected.", size="2", color=MUTED),
+        ),
+        rx.text(
+            "Platforms rate-limiting lately and the overall backlog are on the overview.",
+            size="2",
+            color=MUTED,
         ),
     )
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services.admin_console import audit, users, workspaces
+from postforge.services.admin_console import audit, publishing, users, workspaces
 from postforge.services.admin_console.guard import NotAnAdmin
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
@@ -28,7 +28,7 @@ PAGE_SIZE = 25
 LEDGER_PAGE_SIZE = 20
 ANY = "any"  # a select's "no filter" choice (a select's value cannot be empty)
 ACTION_CHOICES = [(ANY, "Every action"), *audit.ACTIONS.items()]
-TARGET_CHOICES = [(ANY, "Any target"), ("user", "A user"), ("workspace", "A workspace")]
+TARGET_CHOICES = [(ANY, "Any target"), ("user", "A user"), ("workspace", "A workspace"), ("post", "A post")]
 
 
 def _when(instant, zone: str) -> str:
@@ -561,6 +561,133 @@ def _size(size_bytes: int) -> str:
     return ""
 
 
+# --- publishing ----------------------------------------------------------------------------------
+
+PUBLISHING_LISTS = [("failed", "Failed"), ("needs_review", "Needs review"), ("overdue", "Overdue")]
+
+
+class DestinationItem(BaseModel):
+    id: int
+    workspace_name: str
+    workspace_link: str
+    account: str
+    status: str
+    attempts: int
+    message: str
+    content: str
+    due: str
+
+
+class ReconnectItem(BaseModel):
+    workspace_name: str
+    workspace_link: str
+    account: str
+    last_error: str
+    since: str
+
+
+class AdminPublishingState(ConsoleState):
+    which: str = "failed"
+    rows: list[DestinationItem] = []
+    accounts: list[ReconnectItem] = []
+    chosen_id: int = 0  # the publish a confirmation dialog is about
+    chosen_published: bool = False
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.rows, self.accounts, self.chosen_id, self.chosen_published = [], [], 0, False
+
+    async def _list(self, which: str, offset: int):
+        page, refusal = await self._as_admin(
+            publishing.destinations, which=which, limit=PAGE_SIZE, offset=offset
+        )
+        if refusal is not None:
+            return refusal
+        accounts, refusal = await self._as_admin(publishing.accounts_needing_reconnect)
+        if refusal is not None:
+            return refusal
+        zone = await self._zone()
+        self.which, self.total, self.offset = which, page.total, page.offset
+        self.rows = [
+            DestinationItem(
+                id=r.id,
+                workspace_name=r.workspace_name,
+                workspace_link=workspace_link(r.workspace_id),
+                account=r.account,
+                status=r.status,
+                attempts=r.attempts,
+                message=r.message,
+                content=r.content,
+                due=_when(r.due_at, zone),
+            )
+            for r in page.rows
+        ]
+        self.accounts = [
+            ReconnectItem(
+                workspace_name=a.workspace_name,
+                workspace_link=workspace_link(a.workspace_id),
+                account=a.account,
+                last_error=a.last_error,
+                since=_when(a.updated_at, zone),
+            )
+            for a in accounts
+        ]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        wanted = self.router.url.query_parameters.get("list", "failed")
+        return await self._list(wanted if wanted in dict(PUBLISHING_LISTS) else "failed", 0)
+
+    @rx.event
+    async def show(self, which: str):
+        return await self._list(str(which), 0)
+
+    @rx.event
+    async def next_page(self):
+        return await self._list(self.which, self.offset + PAGE_SIZE)
+
+    @rx.event
+    async def previous_page(self):
+        return await self._list(self.which, max(0, self.offset - PAGE_SIZE))
+
+    @rx.event
+    async def retry(self, destination_id: int):
+        _done, refusal = await self._as_admin(publishing.retry, destination_id=_as_int(destination_id), ip="")
+        if refusal is not None:
+            return refusal
+        shown = await self._list(self.which, self.offset)
+        return shown or rx.toast.success("Sent again: it goes out within a minute.")
+
+    @rx.event
+    def ask_review(self, destination_id: int, published: bool):
+        # Only opens the confirmation; the answer is `answer_review`, checked like every other event.
+        if not self.allowed:
+            self._clear()
+            return
+        self.chosen_id, self.chosen_published = _as_int(destination_id), bool(published)
+        self.dialog = "review"
+
+    @rx.event
+    async def answer_review(self, _form: dict):
+        _done, refusal = await self._as_admin(
+            publishing.resolve_review, destination_id=self.chosen_id, published=self.chosen_published, ip=""
+        )
+        if refusal is not None:
+            return refusal
+        done = "Marked as published." if self.chosen_published else "Sent again: it goes out within a minute."
+        self.chosen_id = 0
+        return await self._list(self.which, self.offset) or rx.toast.success(done)
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 # --- audit log -----------------------------------------------------------------------------------
 
 
@@ -584,15 +711,21 @@ def audit_items(entries: list[audit.AuditEntry], zone: str) -> list[AuditItem]:
             actor=e.actor,
             action=e.action_label,
             target=f"{e.target_label or e.target_type} (#{e.target_id})",
-            target_link=user_link(int(e.target_id))
-            if e.target_type == "user"
-            else workspace_link(int(e.target_id)),
+            target_link=_target_link(e),
             change=e.change,
             reason=e.reason,
             ip_address=e.ip_address,
         )
         for e in entries
     ]
+
+
+def _target_link(entry: audit.AuditEntry) -> str:
+    if entry.target_type == "user":
+        return user_link(int(entry.target_id))
+    if entry.target_type == "workspace":
+        return workspace_link(int(entry.target_id))
+    return workspace_link(entry.workspace_id or 0)  # a post: its workspace
 
 
 class AdminAuditState(ConsoleState):

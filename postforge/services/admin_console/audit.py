@@ -36,8 +36,11 @@ ACTIONS: dict[str, str] = {
     "user.delete": "Deleted the account",
     "workspace.credits_adjust": "Adjusted credits",
     "workspace.plan_change": "Changed the plan",
+    "post.retry": "Retried a failed publish",
+    "post.mark_published": "Marked a publish as published",
+    "post.post_again": "Sent a publish again after review",
 }
-TARGET_TYPES = ("user", "workspace")
+TARGET_TYPES = ("user", "workspace", "post")
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,14 @@ def check_filters(filters: AuditFilters) -> AuditFilters:
         raise ValidationFailed("Choose an action from the list.", field="action")
     target_type = filters.target_type.strip()
     if target_type and target_type not in TARGET_TYPES:
-        raise ValidationFailed("Filter by user or workspace.", field="target_type")
+        raise ValidationFailed("Filter by user, workspace or post.", field="target_type")
     target_id = filters.target_id.strip()
     if target_id and not target_id.isdigit():
         raise ValidationFailed("A target id is a number.", field="target_id")
     if target_id and not target_type:
-        raise ValidationFailed("Say whether the id is a user's or a workspace's.", field="target_type")
+        raise ValidationFailed(
+            "Say whether the id is a user's, a workspace's or a post's.", field="target_type"
+        )
     actor = filters.actor.strip()
     if len(actor) > 320:
         raise ValidationFailed("Search by at most 320 characters of the email.", field="actor")

@@ -17,12 +17,13 @@ from sqlmodel import Session, select
 import postforge.postforge  # noqa: F401 — every page and state registered, as in the running app
 from postforge import routes
 from postforge.db import get_engine
-from postforge.models import AuditLog, Role, TransactionType, User
+from postforge.models import AuditLog, DestinationStatus, PostStatus, Role, TransactionType, User
 from postforge.services.identity import accounts_auth
 from postforge.services.infra import client_address
 from postforge.services.ledger import credits
 from postforge.state.admin_console import (
     AdminAuditState,
+    AdminPublishingState,
     AdminUsersState,
     AdminUserState,
     AdminWorkspacesState,
@@ -31,7 +32,14 @@ from postforge.state.admin_console import (
 )
 from postforge.state.auth import AuthState
 from postforge.state.pages import AdminState
-from tests.support.factories import make_membership, make_user, make_workspace
+from tests.support.factories import (
+    make_destination,
+    make_membership,
+    make_post,
+    make_social_account,
+    make_user,
+    make_workspace,
+)
 from tests.unit.services.admin_console.conftest import fingerprint
 
 CONSOLE_STATES = [
@@ -40,6 +48,7 @@ CONSOLE_STATES = [
     AdminUserState,
     AdminWorkspacesState,
     AdminWorkspaceState,
+    AdminPublishingState,
     AdminAuditState,
 ]
 
@@ -52,6 +61,7 @@ class People:
     victim: int
     victim_email: str
     victim_workspace: int
+    victim_destination: int
 
 
 @pytest.fixture
@@ -71,9 +81,12 @@ def people(app_database) -> People:
             description="Welcome",
             idempotency_key="w",
         )
+        post = make_post(session, space, content="Ada's failed post", status=PostStatus.FAILED)
+        account = make_social_account(session, space)
+        destination = make_destination(session, post, account, status=DestinationStatus.FAILED)
         tokens = [accounts_auth.create_session(session, user) for user in (admin, member, demoted, victim)]
         session.commit()
-        return People(tokens[0], tokens[1], tokens[2], victim.id, victim.email, space.id)
+        return People(tokens[0], tokens[1], tokens[2], victim.id, victim.email, space.id, destination.id)
 
 
 def console_events() -> list[tuple[type, str]]:
@@ -97,6 +110,8 @@ def test_the_walk_finds_every_console_handler() -> None:
         "AdminWorkspaceState.adjust",
         "AdminWorkspaceState.change_plan",
         "AdminAuditState.filter",
+        "AdminPublishingState.retry",
+        "AdminPublishingState.answer_review",
     ):
         assert expected in names
     # Every console state is a ConsoleState: they share the one admin check.
@@ -126,6 +141,8 @@ def hostile_arguments(handler, people: People) -> list:
             arguments.append(form)
         elif parameter.annotation in (bool, "bool"):
             arguments.append(True)
+        elif parameter.annotation in (int, "int"):
+            arguments.append(people.victim_destination)
         else:
             arguments.append("delete")
     return arguments
@@ -141,6 +158,8 @@ async def tab_of(token: str, cls: type, people: People) -> tuple[rx.State, Conso
         state.user_id_shown = people.victim
     if isinstance(state, AdminWorkspaceState):
         state.workspace_id_shown = people.victim_workspace
+    if isinstance(state, AdminPublishingState):
+        state.chosen_id = people.victim_destination
     return root, state
 
 
@@ -170,6 +189,8 @@ EMPTY = {
     "components": [],
     "user_id_shown": 0,
     "workspace_id_shown": 0,
+    "accounts": [],
+    "chosen_id": 0,
 }
 
 
@@ -196,7 +217,8 @@ async def test_every_console_handler_refuses_anyone_but_a_system_admin(people, w
         expected = [routes.NOT_FOUND] if token else []
         if not shows_nothing(state):
             let_through.append(f"{cls.__name__}.{name}: the tab shows admin data")
-        if name not in ("open_dialog", "set_dialog_open"):  # they only show or hide a confirmation
+        # These only show or hide a confirmation (the confirmed action is a separate event).
+        if name not in ("open_dialog", "set_dialog_open", "ask_review"):
             refused = (
                 redirect_paths(answer) == expected
                 if token
@@ -253,4 +275,15 @@ async def test_an_admin_finds_and_suspends_a_user_whose_sessions_then_end(people
     )
     assert [(e.action, e.reason) for e in audit_page.entries] == [("Suspended the account", "spam")]
     await audit_page.filter({"action": "any", "actor": "", "target_type": "any", "target_id": "7"})
-    assert audit_page.error == "Say whether the id is a user's or a workspace's."
+    assert audit_page.error == "Say whether the id is a user's, a workspace's or a post's."
+
+
+async def test_an_admin_retries_a_failed_publish_from_the_console(people) -> None:
+    _root, state = await tab_of(people.admin_token, AdminPublishingState, people)
+    await state.load()
+    assert [row.id for row in state.rows] == [people.victim_destination]
+    await state.retry(people.victim_destination)
+    assert state.rows == [] and state.error == ""
+    with Session(get_engine()) as session:
+        (row,) = session.exec(select(AuditLog)).all()
+    assert (row.action, row.details["after"]) == ("post.retry", {"status": "pending"})

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from postforge.models import User
-from postforge.services.admin_console import audit, guard, users, workspaces
+from postforge.services.admin_console import audit, guard, publishing, users, workspaces
 from postforge.services.identity import accounts_auth
 from tests.unit.services.admin_console.conftest import fingerprint
 
@@ -40,12 +40,20 @@ CALLS = {
         s, actor_id=actor, workspace_id=w.personal, plan_code="tier-pro"
     ),
     "audit.audit_page": lambda s, actor, w: audit.audit_page(s, actor_id=actor),
+    "publishing.destinations": lambda s, actor, w: publishing.destinations(s, actor_id=actor, which="failed"),
+    "publishing.accounts_needing_reconnect": lambda s, actor, w: publishing.accounts_needing_reconnect(
+        s, actor_id=actor
+    ),
+    "publishing.retry": lambda s, actor, w: publishing.retry(s, actor_id=actor, destination_id=1),
+    "publishing.resolve_review": lambda s, actor, w: publishing.resolve_review(
+        s, actor_id=actor, destination_id=1, published=True
+    ),
 }
 
 
 def console_services() -> set[str]:
     found = set()
-    for module in (users, workspaces, audit):
+    for module in (users, workspaces, audit, publishing):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             public = fn.__module__ == module.__name__ and not name.startswith("_")
             if public and "actor_id" in inspect.signature(fn).parameters:
