@@ -23,6 +23,7 @@ ADMIN_USER = "/admin-console/user"  # ?id=
 ADMIN_WORKSPACES = "/admin-console/workspaces"
 ADMIN_WORKSPACE = "/admin-console/workspace"  # ?id=
 ADMIN_PUBLISHING = "/admin-console/publishing"
+ADMIN_PAYMENTS = "/admin-console/payments"
 ADMIN_AUDIT = "/admin-console/audit"
 
 SIGN_IN = "/sign-in"

@@ -13,10 +13,12 @@ from postforge.components.layout import template
 from postforge.state.admin_console import (
     ACTION_CHOICES,
     ANY,
+    PAYMENT_STATUS_CHOICES,
     PUBLISHING_LISTS,
     TARGET_CHOICES,
     AccountItem,
     AdminAuditState,
+    AdminPaymentsState,
     AdminPublishingState,
     AdminUsersState,
     AdminUserState,
@@ -25,14 +27,17 @@ from postforge.state.admin_console import (
     AuditItem,
     ConsoleState,
     DestinationItem,
+    EventItem,
     IdentityItem,
     LedgerItem,
     MemberItem,
     MembershipItem,
+    PaymentItem,
     PlanOption,
     ReconnectItem,
     SessionItem,
     StatusCount,
+    SubscriptionItem,
     UserItem,
     WorkspaceItem,
 )
@@ -42,6 +47,7 @@ CONSOLE_LINKS = [
     ("Users", routes.ADMIN_USERS),
     ("Workspaces", routes.ADMIN_WORKSPACES),
     ("Publishing", routes.ADMIN_PUBLISHING),
+    ("Payments", routes.ADMIN_PAYMENTS),
     ("Audit log", routes.ADMIN_AUDIT),
 ]
 MUTED = rx.color("gray", 11)
@@ -692,6 +698,122 @@ def admin_publishing_page() -> rx.Component:
             "Platforms rate-limiting lately and the overall backlog are on the overview.",
             size="2",
             color=MUTED,
+        ),
+    )
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+def _stripe_link(url) -> rx.Component:
+    return rx.cond(
+        url != "",
+        rx.link("Stripe", href=url, is_external=True),
+        rx.text("sandbox", size="1", color=MUTED),
+    )
+
+
+def _payment_row(item: PaymentItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item.when),
+        rx.table.cell(rx.link(item.workspace_name, href=item.workspace_link)),
+        rx.table.cell(item.plan_name),
+        rx.table.cell(item.amount),
+        rx.table.cell(item.status),
+        rx.table.cell(item.refunded),
+        rx.table.cell(item.credits),
+        rx.table.cell(item.credits_taken_back),
+        rx.table.cell(rx.cond(item.credits_owed > 0, rx.badge(item.credits_owed, color_scheme="red"), "0")),
+        rx.table.cell(_stripe_link(item.stripe_url)),
+    )
+
+
+def _subscription_row(item: SubscriptionItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(item.workspace_name, href=item.workspace_link)),
+        rx.table.cell(item.plan_name),
+        rx.table.cell(item.status, rx.cond(item.cancels, " (cancels at period end)", "")),
+        rx.table.cell(item.period_end),
+        rx.table.cell(item.source),
+        rx.table.cell(_stripe_link(item.stripe_url)),
+    )
+
+
+def _event_row(item: EventItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item.kind),
+        rx.table.cell(item.type),
+        rx.table.cell(item.id),
+        rx.table.cell(item.received),
+        rx.table.cell(item.attempts),
+        rx.table.cell(rx.text(item.error, size="2", color=rx.color("red", 11))),
+        rx.table.cell(
+            rx.button(
+                "Process again", size="1", on_click=AdminPaymentsState.process_again(item.kind, item.id)
+            )
+        ),
+    )
+
+
+@template(route=routes.ADMIN_PAYMENTS, title="Admin · Payments", on_load=AdminPaymentsState.load)
+def admin_payments_page() -> rx.Component:
+    state = AdminPaymentsState
+    return _guarded(
+        state,
+        rx.heading("Payments and refunds", size="4", as_="h3"),
+        rx.form(
+            rx.hstack(
+                _choice_select("status", PAYMENT_STATUS_CHOICES, "Payment status"),
+                rx.el.label(
+                    rx.checkbox(name="owed_only"),
+                    " Only credits owed after refunds",
+                    style={"display": "flex", "gap": "0.5em"},
+                ),
+                rx.button("Filter", type="submit"),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+            ),
+            on_submit=state.filter,
+            reset_on_submit=False,
+            id="payment-filters",
+        ),
+        _error(state),
+        _table(
+            [
+                "When",
+                "Workspace",
+                "Plan",
+                "Amount",
+                "Status",
+                "Refunded",
+                "Credits",
+                "Taken back",
+                "Owed",
+                "",
+            ],
+            rx.foreach(state.rows, _payment_row),
+            id="payments",
+        ),
+        _pager(state, state.previous_page, state.next_page),
+        rx.heading("Subscriptions", size="4", as_="h3"),
+        rx.cond(
+            state.subscriptions.length() > 0,
+            _table(
+                ["Workspace", "Plan", "Status", "Period ends", "Source", ""],
+                rx.foreach(state.subscriptions, _subscription_row),
+            ),
+            rx.text("No subscription yet.", size="2", color=MUTED),
+        ),
+        rx.heading("Webhook events waiting", size="4", as_="h3"),
+        rx.cond(
+            state.events.length() > 0,
+            _table(
+                ["From", "Type", "Event id", "Received", "Failed tries", "Last error", ""],
+                rx.foreach(state.events, _event_row),
+                id="stuck-events",
+            ),
+            rx.text("Every Stripe and identity event has been processed.", size="2", color=MUTED),
         ),
     )
 

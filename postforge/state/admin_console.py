@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
-from postforge.services.admin_console import audit, publishing, users, workspaces
+from postforge.models import PaymentStatus
+from postforge.services.admin_console import audit, payments, publishing, users, workspaces
 from postforge.services.admin_console.guard import NotAnAdmin
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
@@ -28,7 +29,13 @@ PAGE_SIZE = 25
 LEDGER_PAGE_SIZE = 20
 ANY = "any"  # a select's "no filter" choice (a select's value cannot be empty)
 ACTION_CHOICES = [(ANY, "Every action"), *audit.ACTIONS.items()]
-TARGET_CHOICES = [(ANY, "Any target"), ("user", "A user"), ("workspace", "A workspace"), ("post", "A post")]
+TARGET_CHOICES = [
+    (ANY, "Any target"),
+    ("user", "A user"),
+    ("workspace", "A workspace"),
+    ("post", "A post"),
+    ("event", "A webhook event"),
+]
 
 
 def _when(instant, zone: str) -> str:
@@ -688,6 +695,155 @@ def _as_int(value: Any) -> int:
         return 0
 
 
+# --- payments ------------------------------------------------------------------------------------
+
+PAYMENT_STATUS_CHOICES = [
+    (ANY, "Every status"),
+    *((s.value, s.value.replace("_", " ")) for s in PaymentStatus),
+]
+
+
+class PaymentItem(BaseModel):
+    id: int
+    workspace_name: str
+    workspace_link: str
+    plan_name: str
+    amount: str
+    refunded: str
+    credits: int
+    credits_taken_back: int
+    credits_owed: int
+    status: str
+    when: str
+    stripe_url: str
+
+
+class SubscriptionItem(BaseModel):
+    workspace_name: str
+    workspace_link: str
+    plan_name: str
+    status: str
+    period_end: str
+    cancels: bool
+    source: str
+    stripe_url: str
+
+
+class EventItem(BaseModel):
+    kind: str
+    id: str
+    type: str
+    received: str
+    attempts: int
+    error: str
+
+
+class AdminPaymentsState(ConsoleState):
+    status: str = ANY
+    owed_only: bool = False
+    rows: list[PaymentItem] = []
+    subscriptions: list[SubscriptionItem] = []
+    events: list[EventItem] = []
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.rows, self.subscriptions, self.events = [], [], []
+
+    async def _list(self, status: str, owed_only: bool, offset: int):
+        page, refusal = await self._as_admin(
+            payments.payments, status=status, owed_only=owed_only, limit=PAGE_SIZE, offset=offset
+        )
+        if refusal is not None:
+            return refusal
+        subscriptions, refusal = await self._as_admin(payments.subscriptions)
+        if refusal is not None:
+            return refusal
+        events, refusal = await self._as_admin(payments.stuck_events)
+        if refusal is not None:
+            return refusal
+        zone = await self._zone()
+        self.status, self.owed_only, self.total, self.offset = (
+            status or ANY,
+            owed_only,
+            page.total,
+            page.offset,
+        )
+        self.rows = [
+            PaymentItem(
+                id=p.id,
+                workspace_name=p.workspace_name,
+                workspace_link=workspace_link(p.workspace_id or 0),
+                plan_name=p.plan_name,
+                amount=p.amount,
+                refunded=p.refunded,
+                credits=p.credits,
+                credits_taken_back=p.credits_taken_back,
+                credits_owed=p.credits_owed,
+                status=p.status,
+                when=_when(p.created_at, zone),
+                stripe_url=p.stripe_url,
+            )
+            for p in page.rows
+        ]
+        self.subscriptions = [
+            SubscriptionItem(
+                workspace_name=s.workspace_name,
+                workspace_link=workspace_link(s.workspace_id),
+                plan_name=s.plan_name,
+                status=s.status,
+                period_end=_when(s.current_period_end, zone),
+                cancels=s.cancel_at_period_end,
+                source=s.source,
+                stripe_url=s.stripe_url,
+            )
+            for s in subscriptions
+        ]
+        self.events = [
+            EventItem(
+                kind=e.kind,
+                id=e.id,
+                type=e.type,
+                received=_when(e.received_at, zone),
+                attempts=e.attempts,
+                error=e.error,
+            )
+            for e in events
+        ]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        return await self._list("", False, 0)
+
+    @rx.event
+    async def filter(self, form: dict):
+        return await self._list(_unless_any(form.get("status", "")), bool(form.get("owed_only")), 0)
+
+    @rx.event
+    async def next_page(self):
+        return await self._list(_unless_any(self.status), self.owed_only, self.offset + PAGE_SIZE)
+
+    @rx.event
+    async def previous_page(self):
+        return await self._list(_unless_any(self.status), self.owed_only, max(0, self.offset - PAGE_SIZE))
+
+    @rx.event
+    async def process_again(self, kind: str, event_id: str):
+        queued, refusal = await self._as_admin(
+            payments.process_again, kind=str(kind), event_id=str(event_id), ip=""
+        )
+        if refusal is not None:
+            return refusal
+        shown = await self._list(_unless_any(self.status), self.owed_only, self.offset)
+        notice = (
+            "Queued: the worker processes it in a moment."
+            if queued
+            else ("The queue could not be reached: the minutely sweep will pick the event up.")
+        )
+        return shown or rx.toast.success(notice)
+
+
 # --- audit log -----------------------------------------------------------------------------------
 
 
@@ -725,6 +881,8 @@ def _target_link(entry: audit.AuditEntry) -> str:
         return user_link(int(entry.target_id))
     if entry.target_type == "workspace":
         return workspace_link(int(entry.target_id))
+    if entry.target_type == "event":
+        return routes.ADMIN_PAYMENTS
     return workspace_link(entry.workspace_id or 0)  # a post: its workspace
 
 

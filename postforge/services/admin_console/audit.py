@@ -39,8 +39,9 @@ ACTIONS: dict[str, str] = {
     "post.retry": "Retried a failed publish",
     "post.mark_published": "Marked a publish as published",
     "post.post_again": "Sent a publish again after review",
+    "event.process_again": "Queued a webhook event again",
 }
-TARGET_TYPES = ("user", "workspace", "post")
+TARGET_TYPES = ("user", "workspace", "post", "event")
 
 
 @dataclass(frozen=True)
@@ -122,13 +123,15 @@ def check_filters(filters: AuditFilters) -> AuditFilters:
         raise ValidationFailed("Choose an action from the list.", field="action")
     target_type = filters.target_type.strip()
     if target_type and target_type not in TARGET_TYPES:
-        raise ValidationFailed("Filter by user, workspace or post.", field="target_type")
+        raise ValidationFailed("Filter by user, workspace, post or event.", field="target_type")
     target_id = filters.target_id.strip()
-    if target_id and not target_id.isdigit():
+    if target_id and target_type != "event" and not target_id.isdigit():
         raise ValidationFailed("A target id is a number.", field="target_id")
+    if len(target_id) > 64:
+        raise ValidationFailed("A target id has at most 64 characters.", field="target_id")
     if target_id and not target_type:
         raise ValidationFailed(
-            "Say whether the id is a user's, a workspace's or a post's.", field="target_type"
+            "Say whether the id is a user's, a workspace's, a post's or an event's.", field="target_type"
         )
     actor = filters.actor.strip()
     if len(actor) > 320:

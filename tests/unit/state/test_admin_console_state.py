@@ -21,8 +21,10 @@ from postforge.models import AuditLog, DestinationStatus, PostStatus, Role, Tran
 from postforge.services.identity import accounts_auth
 from postforge.services.infra import client_address
 from postforge.services.ledger import credits
+from postforge.services.payments import stripe_webhooks
 from postforge.state.admin_console import (
     AdminAuditState,
+    AdminPaymentsState,
     AdminPublishingState,
     AdminUsersState,
     AdminUserState,
@@ -37,6 +39,7 @@ from tests.support.factories import (
     make_membership,
     make_post,
     make_social_account,
+    make_stripe_event,
     make_user,
     make_workspace,
 )
@@ -49,6 +52,7 @@ CONSOLE_STATES = [
     AdminWorkspacesState,
     AdminWorkspaceState,
     AdminPublishingState,
+    AdminPaymentsState,
     AdminAuditState,
 ]
 
@@ -275,7 +279,7 @@ async def test_an_admin_finds_and_suspends_a_user_whose_sessions_then_end(people
     )
     assert [(e.action, e.reason) for e in audit_page.entries] == [("Suspended the account", "spam")]
     await audit_page.filter({"action": "any", "actor": "", "target_type": "any", "target_id": "7"})
-    assert audit_page.error == "Say whether the id is a user's, a workspace's or a post's."
+    assert audit_page.error == "Say whether the id is a user's, a workspace's, a post's or an event's."
 
 
 async def test_an_admin_retries_a_failed_publish_from_the_console(people) -> None:
@@ -287,3 +291,18 @@ async def test_an_admin_retries_a_failed_publish_from_the_console(people) -> Non
     with Session(get_engine()) as session:
         (row,) = session.exec(select(AuditLog)).all()
     assert (row.action, row.details["after"]) == ("post.retry", {"status": "pending"})
+
+
+async def test_an_admin_queues_a_stuck_stripe_event_again(people, monkeypatch) -> None:
+    queued = []
+    monkeypatch.setattr(stripe_webhooks, "_enqueuer", queued.append)
+    with Session(get_engine()) as session:
+        make_stripe_event(session, event_id="evt_stuck", attempts=20, error="boom")
+        session.commit()
+    _root, state = await tab_of(people.admin_token, AdminPaymentsState, people)
+    await state.load()
+    assert [(e.kind, e.id) for e in state.events] == [("stripe", "evt_stuck")]
+    await state.process_again("stripe", "evt_stuck")
+    assert queued == ["evt_stuck"] and state.error == ""
+    await state.process_again("stripe", "evt_gone")
+    assert state.error == "That event is not stored here."

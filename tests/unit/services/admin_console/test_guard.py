@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from postforge.models import User
-from postforge.services.admin_console import audit, guard, publishing, users, workspaces
+from postforge.services.admin_console import audit, guard, payments, publishing, users, workspaces
 from postforge.services.identity import accounts_auth
 from tests.unit.services.admin_console.conftest import fingerprint
 
@@ -40,6 +40,12 @@ CALLS = {
         s, actor_id=actor, workspace_id=w.personal, plan_code="tier-pro"
     ),
     "audit.audit_page": lambda s, actor, w: audit.audit_page(s, actor_id=actor),
+    "payments.payments": lambda s, actor, w: payments.payments(s, actor_id=actor),
+    "payments.subscriptions": lambda s, actor, w: payments.subscriptions(s, actor_id=actor),
+    "payments.stuck_events": lambda s, actor, w: payments.stuck_events(s, actor_id=actor),
+    "payments.process_again": lambda s, actor, w: payments.process_again(
+        s, actor_id=actor, kind="stripe", event_id="evt_1"
+    ),
     "publishing.destinations": lambda s, actor, w: publishing.destinations(s, actor_id=actor, which="failed"),
     "publishing.accounts_needing_reconnect": lambda s, actor, w: publishing.accounts_needing_reconnect(
         s, actor_id=actor
@@ -53,7 +59,7 @@ CALLS = {
 
 def console_services() -> set[str]:
     found = set()
-    for module in (users, workspaces, audit, publishing):
+    for module in (users, workspaces, audit, publishing, payments):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             public = fn.__module__ == module.__name__ and not name.startswith("_")
             if public and "actor_id" in inspect.signature(fn).parameters:
