@@ -24,6 +24,7 @@ ADMIN_WORKSPACES = "/admin-console/workspaces"
 ADMIN_WORKSPACE = "/admin-console/workspace"  # ?id=
 ADMIN_PUBLISHING = "/admin-console/publishing"
 ADMIN_PAYMENTS = "/admin-console/payments"
+ADMIN_PLANS = "/admin-console/plans"
 ADMIN_AUDIT = "/admin-console/audit"
 
 SIGN_IN = "/sign-in"

@@ -19,6 +19,7 @@ from postforge.state.admin_console import (
     AccountItem,
     AdminAuditState,
     AdminPaymentsState,
+    AdminPlansState,
     AdminPublishingState,
     AdminUsersState,
     AdminUserState,
@@ -33,6 +34,7 @@ from postforge.state.admin_console import (
     MemberItem,
     MembershipItem,
     PaymentItem,
+    PlanItem,
     PlanOption,
     ReconnectItem,
     SessionItem,
@@ -48,6 +50,7 @@ CONSOLE_LINKS = [
     ("Workspaces", routes.ADMIN_WORKSPACES),
     ("Publishing", routes.ADMIN_PUBLISHING),
     ("Payments", routes.ADMIN_PAYMENTS),
+    ("Plans", routes.ADMIN_PLANS),
     ("Audit log", routes.ADMIN_AUDIT),
 ]
 MUTED = rx.color("gray", 11)
@@ -815,6 +818,101 @@ def admin_payments_page() -> rx.Component:
             ),
             rx.text("Every Stripe and identity event has been processed.", size="2", color=MUTED),
         ),
+    )
+
+
+# --- plans and packs -----------------------------------------------------------------------------
+
+
+def _plan_row(item: PlanItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item.name, rx.text(item.code, size="1", color=MUTED)),
+        rx.table.cell(item.kind),
+        rx.table.cell(item.price_label),
+        rx.table.cell(item.credits),
+        rx.table.cell(item.max_accounts),
+        rx.table.cell(item.storage_mb),
+        rx.table.cell(item.seats),
+        rx.table.cell(item.stripe_price_id),
+        rx.table.cell(
+            rx.cond(item.is_active, rx.badge("offered", color_scheme="green"), rx.badge("off sale"))
+        ),
+        rx.table.cell(
+            rx.button(
+                "Edit…",
+                size="1",
+                variant="soft",
+                on_click=AdminPlansState.edit(item.code),
+                id="edit-" + item.code,
+            )
+        ),
+    )
+
+
+def _plan_form() -> rx.Component:
+    state = AdminPlansState
+    editing = state.editing
+    return _confirm(
+        state,
+        "plan",
+        "Edit the plan",
+        "The billing pages show the change at once. Credits are per pack, or each month for a tier; a blank "
+        "limit means no limit.",
+        [
+            rx.fragment(
+                _labelled("Name", "name", default_value=editing.name, max_length=120, id="plan-name"),
+                _labelled(
+                    "Price (in the plan's currency)", "price", default_value=editing.price, id="plan-price"
+                ),
+                _labelled("Credits", "credits", default_value=editing.credits.to_string(), id="plan-credits"),
+                _labelled(
+                    "Stripe price id (blank: an inline price)",
+                    "stripe_price_id",
+                    default_value=editing.stripe_price_id,
+                    id="plan-stripe-price",
+                ),
+                _labelled(
+                    "Connected accounts",
+                    "max_accounts",
+                    default_value=editing.max_accounts,
+                    id="plan-accounts",
+                ),
+                _labelled(
+                    "Storage quota (MB)", "storage_mb", default_value=editing.storage_mb, id="plan-storage"
+                ),
+                _labelled("Seats", "seats", default_value=editing.seats, id="plan-seats"),
+                rx.el.label(
+                    rx.checkbox(name="is_active", default_checked=editing.is_active),
+                    " Offered to customers",
+                    style={"display": "flex", "gap": "0.5em"},
+                ),
+                key=editing.code,
+            )
+        ],
+        "Save the plan",
+        state.save,
+        color="violet",
+    )
+
+
+@template(route=routes.ADMIN_PLANS, title="Admin · Plans", on_load=AdminPlansState.load)
+def admin_plans_page() -> rx.Component:
+    state = AdminPlansState
+    return _guarded(
+        state,
+        rx.text(
+            "Credit packs and subscription tiers as the billing pages offer them. A plan's code and kind stay "
+            "as they are: payments and subscriptions refer to them.",
+            size="2",
+            color=MUTED,
+        ),
+        _error(state),
+        _table(
+            ["Plan", "Kind", "Price", "Credits", "Accounts", "Storage MB", "Seats", "Stripe price", "", ""],
+            rx.foreach(state.rows, _plan_row),
+            id="plans",
+        ),
+        rx.cond(state.editing, _plan_form()),
     )
 
 

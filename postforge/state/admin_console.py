@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from postforge import routes
 from postforge.db import session_scope
 from postforge.models import PaymentStatus
-from postforge.services.admin_console import audit, payments, publishing, users, workspaces
+from postforge.services.admin_console import audit, payments, plans, publishing, users, workspaces
 from postforge.services.admin_console.guard import NotAnAdmin
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
@@ -35,6 +35,7 @@ TARGET_CHOICES = [
     ("workspace", "A workspace"),
     ("post", "A post"),
     ("event", "A webhook event"),
+    ("plan", "A plan"),
 ]
 
 
@@ -844,6 +845,90 @@ class AdminPaymentsState(ConsoleState):
         return shown or rx.toast.success(notice)
 
 
+# --- plans and packs -----------------------------------------------------------------------------
+
+
+class PlanItem(BaseModel):
+    code: str
+    kind: str
+    name: str
+    price: str
+    price_label: str
+    credits: int
+    stripe_price_id: str
+    max_accounts: str
+    storage_mb: str
+    seats: str
+    is_active: bool
+
+
+class AdminPlansState(ConsoleState):
+    rows: list[PlanItem] = []
+    editing: PlanItem | None = None  # the plan the edit dialog shows
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.rows, self.editing = [], None
+
+    async def _list(self):
+        found, refusal = await self._as_admin(plans.list_plans)
+        if refusal is not None:
+            return refusal
+        self.rows = [
+            PlanItem(
+                code=p.code,
+                kind=p.kind.replace("_", " "),
+                name=p.name,
+                price=p.price,
+                price_label=p.price_label,
+                credits=p.credits,
+                stripe_price_id=p.stripe_price_id,
+                max_accounts=p.limits["max_accounts"],
+                storage_mb=p.limits["storage_mb"],
+                seats=p.limits["seats"],
+                is_active=p.is_active,
+            )
+            for p in found
+        ]
+        return None
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        return await self._list()
+
+    @rx.event
+    def edit(self, code: str):
+        # Only opens the form with what this tab already shows; saving is `save`, checked like all.
+        if not self.allowed:
+            self._clear()
+            return
+        chosen = next((row for row in self.rows if row.code == code), None)
+        if chosen is None:
+            return
+        self.editing, self.dialog, self.error = chosen, "plan", ""
+
+    @rx.event
+    async def save(self, form: dict):
+        if self.editing is None:
+            return None
+        row, refusal = await self._as_admin(
+            plans.update_plan,
+            code=self.editing.code,
+            name=str(form.get("name", "")),
+            price=str(form.get("price", "")),
+            credits=str(form.get("credits", "")),
+            stripe_price_id=str(form.get("stripe_price_id", "")),
+            limits={key: str(form.get(key, "")) for key in plans.LIMITS},
+            is_active=bool(form.get("is_active")),
+            ip="",
+        )
+        if refusal is not None:
+            return refusal
+        self.editing = None
+        return await self._list() or rx.toast.success(f"{row.name} saved: the billing pages show it now.")
+
+
 # --- audit log -----------------------------------------------------------------------------------
 
 
@@ -883,6 +968,8 @@ def _target_link(entry: audit.AuditEntry) -> str:
         return workspace_link(int(entry.target_id))
     if entry.target_type == "event":
         return routes.ADMIN_PAYMENTS
+    if entry.target_type == "plan":
+        return routes.ADMIN_PLANS
     return workspace_link(entry.workspace_id or 0)  # a post: its workspace
 
 

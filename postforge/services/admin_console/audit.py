@@ -40,8 +40,9 @@ ACTIONS: dict[str, str] = {
     "post.mark_published": "Marked a publish as published",
     "post.post_again": "Sent a publish again after review",
     "event.process_again": "Queued a webhook event again",
+    "plan.update": "Changed a plan",
 }
-TARGET_TYPES = ("user", "workspace", "post", "event")
+TARGET_TYPES = ("user", "workspace", "post", "event", "plan")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def check_filters(filters: AuditFilters) -> AuditFilters:
         raise ValidationFailed("Choose an action from the list.", field="action")
     target_type = filters.target_type.strip()
     if target_type and target_type not in TARGET_TYPES:
-        raise ValidationFailed("Filter by user, workspace, post or event.", field="target_type")
+        raise ValidationFailed("Filter by user, workspace, post, event or plan.", field="target_type")
     target_id = filters.target_id.strip()
     if target_id and target_type != "event" and not target_id.isdigit():
         raise ValidationFailed("A target id is a number.", field="target_id")

@@ -21,16 +21,18 @@ from postforge.models import AuditLog, DestinationStatus, PostStatus, Role, Tran
 from postforge.services.identity import accounts_auth
 from postforge.services.infra import client_address
 from postforge.services.ledger import credits
-from postforge.services.payments import stripe_webhooks
+from postforge.services.payments import billing, stripe_webhooks
 from postforge.state.admin_console import (
     AdminAuditState,
     AdminPaymentsState,
+    AdminPlansState,
     AdminPublishingState,
     AdminUsersState,
     AdminUserState,
     AdminWorkspacesState,
     AdminWorkspaceState,
     ConsoleState,
+    PlanItem,
 )
 from postforge.state.auth import AuthState
 from postforge.state.pages import AdminState
@@ -53,6 +55,7 @@ CONSOLE_STATES = [
     AdminWorkspaceState,
     AdminPublishingState,
     AdminPaymentsState,
+    AdminPlansState,
     AdminAuditState,
 ]
 
@@ -164,6 +167,20 @@ async def tab_of(token: str, cls: type, people: People) -> tuple[rx.State, Conso
         state.workspace_id_shown = people.victim_workspace
     if isinstance(state, AdminPublishingState):
         state.chosen_id = people.victim_destination
+    if isinstance(state, AdminPlansState):  # the edit form of a plan, as an admin opened it
+        state.editing = PlanItem(
+            code="tier-pro",
+            kind="subscription",
+            name="Pro",
+            price="19.00",
+            price_label="$19.00",
+            credits=100,
+            stripe_price_id="",
+            max_accounts="10",
+            storage_mb="",
+            seats="",
+            is_active=True,
+        )
     return root, state
 
 
@@ -195,6 +212,7 @@ EMPTY = {
     "workspace_id_shown": 0,
     "accounts": [],
     "chosen_id": 0,
+    "editing": None,
 }
 
 
@@ -222,7 +240,7 @@ async def test_every_console_handler_refuses_anyone_but_a_system_admin(people, w
         if not shows_nothing(state):
             let_through.append(f"{cls.__name__}.{name}: the tab shows admin data")
         # These only show or hide a confirmation (the confirmed action is a separate event).
-        if name not in ("open_dialog", "set_dialog_open", "ask_review"):
+        if name not in ("open_dialog", "set_dialog_open", "ask_review", "edit"):
             refused = (
                 redirect_paths(answer) == expected
                 if token
@@ -306,3 +324,18 @@ async def test_an_admin_queues_a_stuck_stripe_event_again(people, monkeypatch) -
     assert queued == ["evt_stuck"] and state.error == ""
     await state.process_again("stripe", "evt_gone")
     assert state.error == "That event is not stored here."
+
+
+async def test_an_admin_edits_a_plan_and_a_bad_price_keeps_the_form_open(people) -> None:
+    with Session(get_engine()) as session:
+        billing.seed_plans(session)
+        session.commit()
+    _root, state = await tab_of(people.admin_token, AdminPlansState, people)
+    await state.load()
+    state.edit("tier-pro")
+    assert state.dialog == "plan" and state.editing.name == "Pro"
+    form = {"name": "Pro", "price": "19.999", "credits": "100", "max_accounts": "10", "is_active": "on"}
+    await state.save(form)
+    assert state.error.startswith("Price") and state.dialog == "plan"
+    await state.save({**form, "price": "21"})
+    assert state.dialog == "" and next(r for r in state.rows if r.code == "tier-pro").price_label == "$21.00"

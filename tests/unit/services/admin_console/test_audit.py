@@ -70,7 +70,7 @@ def test_filters_narrow_the_page(sqlite_engine, world, history, filters, expecte
     ("filters", "message"),
     [
         (AuditFilters(action="user.explode"), "Choose an action"),
-        (AuditFilters(target_type="brand"), "user, workspace, post or event"),
+        (AuditFilters(target_type="brand"), "user, workspace, post, event or plan"),
         (AuditFilters(target_type="user", target_id="abc"), "is a number"),
         (AuditFilters(target_id="12"), "user's, a workspace's, a post's or an event's"),
         (AuditFilters(actor="x" * 321), "at most 320"),

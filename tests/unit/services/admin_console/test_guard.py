@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from postforge.models import User
-from postforge.services.admin_console import audit, guard, payments, publishing, users, workspaces
+from postforge.services.admin_console import audit, guard, payments, plans, publishing, users, workspaces
 from postforge.services.identity import accounts_auth
 from tests.unit.services.admin_console.conftest import fingerprint
 
@@ -46,6 +46,10 @@ CALLS = {
     "payments.process_again": lambda s, actor, w: payments.process_again(
         s, actor_id=actor, kind="stripe", event_id="evt_1"
     ),
+    "plans.list_plans": lambda s, actor, w: plans.list_plans(s, actor_id=actor),
+    "plans.update_plan": lambda s, actor, w: plans.update_plan(
+        s, actor_id=actor, code="tier-pro", name="Pro", price="0.50", credits="1"
+    ),
     "publishing.destinations": lambda s, actor, w: publishing.destinations(s, actor_id=actor, which="failed"),
     "publishing.accounts_needing_reconnect": lambda s, actor, w: publishing.accounts_needing_reconnect(
         s, actor_id=actor
@@ -59,7 +63,7 @@ CALLS = {
 
 def console_services() -> set[str]:
     found = set()
-    for module in (users, workspaces, audit, publishing, payments):
+    for module in (users, workspaces, audit, publishing, payments, plans):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             public = fn.__module__ == module.__name__ and not name.startswith("_")
             if public and "actor_id" in inspect.signature(fn).parameters:
