@@ -36,6 +36,8 @@ from postforge.state.admin_console import (
 )
 from postforge.state.auth import AuthState
 from postforge.state.pages import AdminState
+from postforge.state.settings import SettingsState
+from postforge.state.shell import ShellState
 from tests.support.factories import (
     make_destination,
     make_membership,
@@ -69,6 +71,7 @@ class People:
     victim_email: str
     victim_workspace: int
     victim_destination: int
+    victim_token: str
 
 
 @pytest.fixture
@@ -93,7 +96,9 @@ def people(app_database) -> People:
         destination = make_destination(session, post, account, status=DestinationStatus.FAILED)
         tokens = [accounts_auth.create_session(session, user) for user in (admin, member, demoted, victim)]
         session.commit()
-        return People(tokens[0], tokens[1], tokens[2], victim.id, victim.email, space.id, destination.id)
+        return People(
+            tokens[0], tokens[1], tokens[2], victim.id, victim.email, space.id, destination.id, tokens[3]
+        )
 
 
 def console_events() -> list[tuple[type, str]]:
@@ -339,3 +344,23 @@ async def test_an_admin_edits_a_plan_and_a_bad_price_keeps_the_form_open(people)
     assert state.error.startswith("Price") and state.dialog == "plan"
     await state.save({**form, "price": "21"})
     assert state.dialog == "" and next(r for r in state.rows if r.code == "tier-pro").price_label == "$21.00"
+
+
+async def test_the_member_s_workspace_admins_see_what_a_system_admin_did_on_settings(people) -> None:
+    admin_root, console = await tab_of(people.admin_token, AdminWorkspaceState, people)
+    admin_root.router = RouterData(
+        url=ReflexURL(f"http://localhost:3000{routes.ADMIN_WORKSPACE}?id={people.victim_workspace}")
+    )
+    await console.load()
+    await console.adjust({"amount": "5", "reason": "Sorry for the outage"})
+    assert console.error == "" and console.credits == 15
+
+    root = rx.State()
+    shell = await root.get_state(ShellState)
+    shell.session_token = people.victim_token
+    await shell.load_shell()
+    settings = await root.get_state(SettingsState)
+    await settings.load()
+    assert [(a.action, a.change, a.reason) for a in settings.console_actions] == [
+        ("Adjusted credits", "credits: 10 → 15", "Sorry for the outage")
+    ]
