@@ -1,12 +1,16 @@
 """The admin console in a browser: the demo admin finds a new member, adjusts their workspace's credits
 with a reason, sees it in the audit log (and the member sees the new balance), then suspends the
-member, whose open tab is signed out and whose next sign-in is refused with a clear message.
+member, whose open tab is signed out and whose next sign-in is refused with a clear message. The
+admin also retries a failed publish from the console and watches it reach the sandbox feed.
 
 A member reaching the console meets the not-found page.
 """
 
 import re
+import sqlite3
+import time
 import uuid
+from datetime import UTC, datetime
 
 from playwright.sync_api import expect
 
@@ -92,3 +96,56 @@ def test_an_admin_adjusts_credits_and_suspends_a_member(browser, running_app, pa
     expect(page.locator("#audit-entries")).to_contain_text("Suspended the account")
     assert page.console_watch.errors == []
     member.close()
+
+
+def _failed_publish(running_app, content: str) -> None:
+    """A publish that failed on the demo's sandbox account, as the worker would have left it."""
+    with sqlite3.connect(running_app.data_dir / "postforge.db", timeout=30) as db:
+        account_id, workspace_id = db.execute(
+            "SELECT id, workspace_id FROM social_accounts WHERE platform = 'sandbox' AND status = 'connected' "
+            "ORDER BY id LIMIT 1"
+        ).fetchone()
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        post_id = db.execute(
+            "INSERT INTO posts (workspace_id, content, status, timezone, meta, version, created_at, updated_at) "
+            "VALUES (?, ?, 'failed', 'UTC', '{}', 1, ?, ?)",
+            (workspace_id, content, now, now),
+        ).lastrowid
+        db.execute(
+            "INSERT INTO post_destinations (post_id, social_account_id, status, attempts, last_error, "
+            "idempotency_key, platform_state, created_at, updated_at) VALUES (?, ?, 'failed', 5, ?, ?, '{}', ?, ?)",
+            (
+                post_id,
+                account_id,
+                "The sandbox feed could not be written: database is locked",
+                uuid.uuid4().hex,
+                now,
+                now,
+            ),
+        )
+
+
+def test_an_admin_retries_a_failed_publish_and_sees_it_go_out(page, running_app) -> None:
+    content = f"Retried from the console {uuid.uuid4().hex[:8]}"
+    _failed_publish(running_app, content)
+
+    page.goto(routes.SIGN_IN)
+    sign_in(page, *running_app.demo_credentials())
+    expect(page).to_have_url(re.compile(routes.DASHBOARD + "$"))
+    page.goto(routes.ADMIN_PUBLISHING)
+    row = page.locator(".destination-row", has_text=content)
+    expect(row).to_contain_text("database is locked")  # the platform's message, across workspaces
+    row.get_by_role("button", name="Retry").click()
+    expect(page.locator(".destination-row", has_text=content)).to_have_count(0)
+
+    # The worker sends it: the sandbox feed shows the post.
+    page.goto(routes.SANDBOX)
+    deadline = time.monotonic() + 45
+    while not page.locator(".sandbox-post", has_text=content).count() and time.monotonic() < deadline:
+        time.sleep(2)
+        page.reload()
+    expect(page.locator(".sandbox-post", has_text=content)).to_be_visible()
+
+    page.goto(routes.ADMIN_AUDIT)
+    expect(page.locator("#audit-entries")).to_contain_text("Retried a failed publish")
+    assert page.console_watch.errors == []
