@@ -1,4 +1,5 @@
-"""The `postforge` command: migrate, seed the demo, check the configuration, run worker/beat or everything.
+"""The `postforge` command: migrate, seed the demo, manage system admins, check the configuration, run
+worker/beat or everything.
 
 `postforge run` is the embedded one-command start: it migrates, seeds the demo user, then
 starts the web app, a Celery worker and Celery beat and supervises them until Ctrl-C.
@@ -84,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-encrypt stored account tokens under the newest TOKEN_ENCRYPTION_KEYS key",
     )
     rotate.set_defaults(handler=cmd_rotate_token_keys)
+
+    admin = commands.add_parser(
+        "admin", help="grant or revoke the system admin flag (the console's only door)"
+    )
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    for action, what in (("grant", "make EMAIL a system admin"), ("revoke", "take the flag from EMAIL")):
+        sub = admin_commands.add_parser(action, help=what)
+        sub.add_argument("email", metavar="EMAIL", help="the account's email address")
+        sub.set_defaults(handler=cmd_admin, admin_action=action)
 
     for name, handler, what in (("worker", cmd_worker, "a Celery worker"), ("beat", cmd_beat, "Celery beat")):
         sub = commands.add_parser(name, help=f"run {what} (extra Celery arguments after --)")
@@ -199,6 +209,29 @@ def seed_database(settings: Settings, *, reset_password: bool = False) -> int:
 def _print_banner(line: str) -> None:
     rule = "=" * (len(line) + 4)
     print(f"\n{rule}\n  {line}\n{rule}\n", flush=True)
+
+
+# --- admin -----------------------------------------------------------------------------
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    """`postforge admin grant|revoke EMAIL`: only someone on the server can make an admin."""
+    from postforge.db import make_engine, session_scope
+    from postforge.services.admin_console import admins
+    from postforge.services.kernel.errors import ServiceError
+
+    engine = make_engine(get_settings().sync_database_url)
+    try:
+        with session_scope(engine) as session:
+            change = admins.grant if args.admin_action == "grant" else admins.revoke
+            message = change(session, args.email)
+    except ServiceError as error:
+        print(f"postforge: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(message)
+    return 0
 
 
 # --- rotate-token-keys -----------------------------------------------------------------

@@ -6,6 +6,7 @@ import postforge.models  # noqa: F401 — tables registered for Reflex and Alemb
 from postforge.api import build_api
 from postforge.pages import (  # noqa: F401 — pages register themselves
     accounts,
+    admin_console,
     auth,
     billing,
     brands,

@@ -19,6 +19,14 @@ CHECKOUT_SUCCESS = "/billing/success"
 CHECKOUT_CANCEL = "/billing/cancel"
 SANDBOX_CHECKOUT = "/billing/sandbox-checkout"
 ADMIN = "/admin-console"  # "/admin" is reserved by Reflex's AdminDash mount
+ADMIN_USERS = "/admin-console/users"
+ADMIN_USER = "/admin-console/user"  # ?id=
+ADMIN_WORKSPACES = "/admin-console/workspaces"
+ADMIN_WORKSPACE = "/admin-console/workspace"  # ?id=
+ADMIN_PUBLISHING = "/admin-console/publishing"
+ADMIN_PAYMENTS = "/admin-console/payments"
+ADMIN_PLANS = "/admin-console/plans"
+ADMIN_AUDIT = "/admin-console/audit"
 
 SIGN_IN = "/sign-in"
 REGISTER = "/register"

@@ -26,8 +26,19 @@ class ApiKey(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
+    """Append-only: rows are written with the change they record, never updated or deleted.
+
+    `details` holds what the action changed (`before`, `after`), the reason given and the actor's
+    email at the time (the actor row may go later).
+    """
+
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_workspace_id_created_at", "workspace_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_log_workspace_id_created_at", "workspace_id", "created_at"),
+        # The admin console's audit page: newest first, and everything done to one target.
+        sa.Index("ix_audit_log_created_at", "created_at"),
+        sa.Index("ix_audit_log_target_type_target_id_created_at", "target_type", "target_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int | None = fk("workspaces.id", ondelete="SET NULL", nullable=True, index=False)

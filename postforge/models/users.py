@@ -10,6 +10,17 @@ from postforge.models.base import created_at_field, fk, time_field, updated_at_f
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    __table_args__ = (
+        # The admin console's user list, newest first (and a search that matches most users).
+        sa.Index("ix_users_created_at", "created_at"),
+        # The admin console's user search (ILIKE '%…%') on PostgreSQL: trigram GIN indexes.
+        sa.Index(
+            "ix_users_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+        sa.Index(
+            "ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Stored case-folded by the accounts service; unique so one person has one account.
@@ -19,6 +30,8 @@ class User(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64, nullable=False)  # IANA zone name
     is_admin: bool = Field(default=False, nullable=False)
     is_active: bool = Field(default=True, nullable=False)
+    # Set by a system admin's suspension (is_active is then False too); None once restored.
+    suspended_at: datetime | None = time_field()
     email_verified_at: datetime | None = time_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -17,7 +17,14 @@ class Role(enum.StrEnum):
 
 class Workspace(SQLModel, table=True):
     __tablename__ = "workspaces"
-    __table_args__ = (sa.CheckConstraint("credits >= 0", name="credits_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("credits >= 0", name="credits_not_negative"),
+        # The admin console's workspace list, newest first, and its search (ILIKE '%…%') on PostgreSQL.
+        sa.Index("ix_workspaces_created_at", "created_at"),
+        sa.Index(
+            "ix_workspaces_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, nullable=False)

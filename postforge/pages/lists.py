@@ -1,10 +1,11 @@
-"""The admin page: system health, counts and the billing watch."""
+"""The admin console's overview: system health, counts and the billing watch."""
 
 import reflex as rx
 
 from postforge import routes
 from postforge.components.cards import stat_card, stat_grid
 from postforge.components.layout import template
+from postforge.pages.admin_console import console_nav
 from postforge.state.pages import AdminState, HealthItem, OwedItem, PlatformTrouble
 
 
@@ -96,7 +97,17 @@ def _publishing_watch() -> rx.Component:
 
 @template(route=routes.ADMIN, title="Admin", on_load=AdminState.load)
 def admin_page() -> rx.Component:
+    # Nothing shows until the server has confirmed a system admin; anyone else is sent away.
+    return rx.cond(
+        AdminState.allowed,
+        _overview(),
+        rx.center(rx.spinner(size="3"), padding="4em", width="100%"),
+    )
+
+
+def _overview() -> rx.Component:
     return rx.vstack(
+        console_nav(),
         rx.heading("System health", size="4", as_="h2"),
         _table(["Component", "Status", "Detail"], rx.foreach(AdminState.components, _health_row)),
         stat_grid(

@@ -5,7 +5,14 @@ import reflex as rx
 from postforge import routes
 from postforge.components.forms import field
 from postforge.components.layout import template
-from postforge.state.settings import ROLE_CHOICES, InviteItem, MemberItem, SessionItem, SettingsState
+from postforge.state.settings import (
+    ROLE_CHOICES,
+    ConsoleActionItem,
+    InviteItem,
+    MemberItem,
+    SessionItem,
+    SettingsState,
+)
 from postforge.state.shell import ShellState
 
 
@@ -196,6 +203,44 @@ def _members() -> rx.Component:
     )
 
 
+def _console_action_row(item: ConsoleActionItem) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(item.when),
+        rx.table.cell(item.action),
+        rx.table.cell(item.target),
+        rx.table.cell(item.change),
+        rx.table.cell(item.reason),
+    )
+
+
+def _console_actions() -> rx.Component:
+    return _section(
+        "Changes made by PostForge support",
+        rx.text(
+            "What PostForge's administrators did to this workspace or to its members' accounts.",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        rx.cond(
+            SettingsState.console_actions.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("When", "What", "Whose", "Change", "Reason")
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(SettingsState.console_actions, _console_action_row)),
+                width="100%",
+                id="console-actions",
+            ),
+            rx.text("None so far.", size="2", color=rx.color("gray", 10)),
+        ),
+    )
+
+
 def _new_team() -> rx.Component:
     return _section(
         "New team workspace",
@@ -227,6 +272,7 @@ def settings_page() -> rx.Component:
         _password(),
         _sessions(),
         rx.cond(ShellState.is_workspace_admin, _members()),
+        rx.cond(ShellState.is_workspace_admin, _console_actions()),
         _new_team(),
         spacing="4",
         width="100%",

@@ -15,6 +15,7 @@ from postforge import routes
 from postforge.db import session_scope
 from postforge.services.identity import accounts_auth
 from postforge.services.identity.accounts_auth import AuthContext
+from postforge.services.infra import client_address
 from postforge.services.kernel.redirects import safe_next_path
 from postforge.state.public import public_event
 
@@ -105,6 +106,15 @@ class AuthState(rx.State):
     def start_session(self, token: str, next_path: str = ""):
         self.session_token = token
         return rx.redirect(safe_next(next_path))
+
+
+def client_ip(state: rx.State) -> str:
+    """The address of the browser behind an event (rate limits, sessions, the audit log)."""
+    # The socket's peer as Reflex saw it, and the X-Forwarded-For its connection arrived with.
+    router = state.router
+    return client_address.client_ip(
+        router.session.client_ip, router.headers.raw_headers.get("x-forwarded-for", "")
+    )
 
 
 def sign_in_redirect(router) -> EventSpec:

@@ -11,19 +11,10 @@ import reflex as rx
 from postforge import routes
 from postforge.db import session_scope
 from postforge.services.identity import accounts_auth, email_verification, oidc
-from postforge.services.infra import client_address
 from postforge.services.kernel.errors import RateLimited, ServiceError
 from postforge.services.tenancy import workspaces
-from postforge.state.auth import AuthState, safe_next
+from postforge.state.auth import AuthState, client_ip, safe_next
 from postforge.state.public import public_state
-
-
-def _client_ip(state: rx.State) -> str:
-    # The socket's peer as Reflex saw it, and the X-Forwarded-For its connection arrived with.
-    router = state.router
-    return client_address.client_ip(
-        router.session.client_ip, router.headers.raw_headers.get("x-forwarded-for", "")
-    )
 
 
 def _user_agent(state: rx.State) -> str:
@@ -64,7 +55,7 @@ class SignInState(FormState):
         self._clear()
         self.email = str(form.get("email", ""))
         password = str(form.get("password", ""))
-        ip, agent = _client_ip(self), _user_agent(self)
+        ip, agent = client_ip(self), _user_agent(self)
 
         def work() -> str:
             with session_scope() as session:
@@ -112,7 +103,7 @@ class RegisterState(FormState):
         self.email = str(form.get("email", ""))
         password = str(form.get("password", ""))
         timezone = str(form.get("timezone", "") or self.timezone or "UTC")
-        ip = _client_ip(self)
+        ip = client_ip(self)
 
         def work() -> str:
             # The same answer for a new address and a known one, and no session either way: the
@@ -140,7 +131,7 @@ class ForgotPasswordState(FormState):
     async def submit(self, form: dict):
         self._clear()
         self.email = str(form.get("email", ""))
-        ip = _client_ip(self)
+        ip = client_ip(self)
 
         def work() -> None:
             with session_scope() as session:
@@ -164,7 +155,7 @@ class ResetPasswordState(FormState):
         self._clear()
         token = self.router.url.query_parameters.get("token", "")
         password = str(form.get("password", ""))
-        agent, ip = _user_agent(self), _client_ip(self)
+        agent, ip = _user_agent(self), client_ip(self)
 
         def work() -> str:
             with session_scope() as session:
@@ -191,7 +182,7 @@ class VerifyEmailState(AuthState):
         return await self.verify(self.router.url.query_parameters.get("token", ""))
 
     async def verify(self, token: str):
-        agent, ip = _user_agent(self), _client_ip(self)
+        agent, ip = _user_agent(self), client_ip(self)
 
         def work() -> str:
             with session_scope() as session:

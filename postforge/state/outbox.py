@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
+from postforge.services.admin_console import guard
 from postforge.services.infra import mail
 from postforge.state.auth import AuthState
 from postforge.state.public import public_event
@@ -39,6 +40,11 @@ def _messages() -> list[OutboxItem]:
         ]
 
 
+def _is_admin(user_id: int) -> bool:
+    with session_scope() as session:
+        return guard.is_admin(session, user_id)
+
+
 class OutboxState(rx.State):
     messages: list[OutboxItem] = []
     allowed: bool = False  # a system admin is asking: the page may show anything at all
@@ -51,7 +57,7 @@ class OutboxState(rx.State):
         self.messages, self.allowed, self.available = [], False, False
         auth = await self.get_state(AuthState)
         viewer = await auth.current_user()
-        if viewer is None or not viewer.is_admin:
+        if viewer is None or not await asyncio.to_thread(_is_admin, viewer.user_id):
             return rx.redirect(routes.NOT_FOUND, replace=True)
         self.allowed = True
         # Only embedded mode shows mail in the browser: in production it goes out through SMTP.

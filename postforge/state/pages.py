@@ -1,4 +1,4 @@
-"""View data for the admin page: thin calls into services."""
+"""View data for the admin console's overview: thin calls into services."""
 
 import asyncio
 
@@ -7,10 +7,11 @@ from pydantic import BaseModel
 
 from postforge.db import session_scope
 from postforge.platforms import rules
+from postforge.services.admin_console import guard
 from postforge.services.operations import admin, health, publishing_health
 from postforge.services.payments import billing
 from postforge.settings import get_settings
-from postforge.state.shell import ShellState
+from postforge.state.admin_console import ConsoleState
 
 
 class HealthItem(BaseModel):
@@ -37,12 +38,9 @@ def _in_session(fn, *args):
         return fn(session, *args)
 
 
-async def _shell(state: rx.State) -> ShellState:
-    """The shell loaded by the same on_load chain (sign-in and membership already checked)."""
-    return await state.get_state(ShellState)
+class AdminState(ConsoleState):
+    """The console's overview: health, counts, publishing and billing watches."""
 
-
-class AdminState(rx.State):
     components: list[HealthItem] = []
     users: int = 0
     workspaces: int = 0
@@ -60,11 +58,19 @@ class AdminState(rx.State):
     publish_overdue: int = 0
     publish_trouble: list[PlatformTrouble] = []
 
+    def _clear(self) -> None:
+        super()._clear()
+        self.components, self.owed, self.publish_trouble = [], [], []
+        self.users = self.workspaces = self.posts = self.failed_destinations = self.stuck_stripe_events = 0
+        self.publish_in_flight = self.publish_needs_review = self.accounts_needing_reconnect = 0
+        self.publish_overdue = 0
+
     @rx.event
     async def load(self):
-        shell = await _shell(self)
-        if not shell.is_admin:
-            return rx.redirect("/dashboard")
+        self._clear()
+        _admin, refusal = await self._as_admin(guard.require_admin)
+        if refusal is not None:
+            return refusal  # anyone but a system admin: the not-found page, and no figures
         report = await health.check_health_async()
         self.components = [
             HealthItem(name=name, ok=part.ok, detail=part.detail)

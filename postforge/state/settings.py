@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
+from postforge.services.admin_console import audit
 from postforge.services.identity import accounts_auth
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
@@ -31,6 +32,16 @@ class MemberItem(BaseModel):
     role: str
 
 
+class ConsoleActionItem(BaseModel):
+    """Something a PostForge system admin did to this workspace or one of its members."""
+
+    when: str
+    action: str
+    target: str
+    change: str
+    reason: str
+
+
 class InviteItem(BaseModel):
     id: int
     email: str
@@ -51,6 +62,7 @@ class SettingsState(rx.State):
     sessions: list[SessionItem] = []
     members: list[MemberItem] = []
     invites: list[InviteItem] = []
+    console_actions: list[ConsoleActionItem] = []
     invite_email: str = ""
     invite_role: str = "editor"
     team_name: str = ""
@@ -106,8 +118,21 @@ class SettingsState(rx.State):
             )
             for row in rows
         ]
-        self.members, self.invites = [], []
+        self.members, self.invites, self.console_actions = [], [], []
         if shell.is_workspace_admin and shell.workspace_id:
+            actions = await asyncio.to_thread(
+                _run, audit.for_workspace_admins, user_id=shell.user_id, workspace_id=shell.workspace_id
+            )
+            self.console_actions = [
+                ConsoleActionItem(
+                    when=timefmt.format_local(a.created_at, shell.user_timezone),
+                    action=a.action_label,
+                    target=a.target_label,
+                    change=a.change,
+                    reason=a.reason,
+                )
+                for a in actions
+            ]
             members = await asyncio.to_thread(
                 _run, workspaces.list_members, actor_id=shell.user_id, workspace_id=shell.workspace_id
             )

@@ -27,6 +27,10 @@ HOT_QUERY_INDEXES = [
     ("post_destinations", ("status", "next_attempt_at")),  # dispatcher: due destinations
     ("posts", ("workspace_id", "scheduled_at")),  # calendar and posts list
     ("credit_transactions", ("workspace_id", "created_at")),  # credits history
+    ("users", ("created_at",)),  # the admin console's user list, newest first
+    ("workspaces", ("created_at",)),  # the admin console's workspace list
+    ("audit_log", ("created_at",)),  # the audit log page
+    ("audit_log", ("target_type", "target_id", "created_at")),  # what was done to one target
 ]
 
 

@@ -20,7 +20,8 @@ The database is the source of truth; the queue only carries "look at destination
   its publish short outside the platform call (inside it, the call's outcome says what happened:
   nothing sent → a retry, a request out → `Unknown`).
 * `resolve_review` records that person's answer: it was published, post it again, or it was not
-  published (then it is an ordinary failure, retried only when someone asks).
+  published (then it is an ordinary failure, retried only when someone asks);
+  `resolve_review_for_operator` takes a system admin's answer.
 
 Outcomes (see `platforms/base.py`): Published → published; RateLimited → wait until the
 platform's reset (the whole account waits), no attempt counted; Transient → exponential
@@ -939,12 +940,29 @@ def resolve_review(
         ) from None
     destination = session.get(PostDestination, destination_id) if isinstance(destination_id, int) else None
     post = session.get(Post, destination.post_id) if destination else None
-    if (
-        destination is None
-        or post is None
-        or post.workspace_id != workspace_id
-        or post.deleted_at is not None
-    ):
+    if post is not None and post.workspace_id != workspace_id:
+        post = None
+    _apply_review(session, destination, post, answer=answer, by_user_id=user_id)
+
+
+def resolve_review_for_operator(
+    session: Session, *, operator_id: int, destination_id: int, answer: ReviewAnswer
+) -> None:
+    """The same answer, given by a caller that authorized itself another way (a system admin)."""
+    destination = session.get(PostDestination, destination_id) if isinstance(destination_id, int) else None
+    post = session.get(Post, destination.post_id) if destination else None
+    _apply_review(session, destination, post, answer=ReviewAnswer(answer), by_user_id=operator_id)
+
+
+def _apply_review(
+    session: Session,
+    destination: PostDestination | None,
+    post: Post | None,
+    *,
+    answer: ReviewAnswer,
+    by_user_id: int,
+) -> None:
+    if destination is None or post is None or post.deleted_at is not None:
         raise NotFound("That post does not exist in this workspace (it may have been deleted).")
     if destination.status != D.NEEDS_REVIEW:
         raise Conflict("This account's post no longer needs checking — reload to see where it stands.")
@@ -952,7 +970,7 @@ def resolve_review(
     checked = publish_history.mark_reviewed(session, destination)  # what fails after this, fails
     if answer == ReviewAnswer.PUBLISHED:
         state = dict(checked)
-        state["confirmed_by_user_id"] = user_id  # no platform id: a person said it is there
+        state["confirmed_by_user_id"] = by_user_id  # no platform id: a person said it is there
         _set_destination(
             session,
             destination,
@@ -976,7 +994,7 @@ def resolve_review(
         )
     else:
         state = dict(checked)
-        state["not_found_by_user_id"] = user_id  # a person looked and it was not there
+        state["not_found_by_user_id"] = by_user_id  # a person looked and it was not there
         _set_destination(
             session,
             destination,

@@ -382,13 +382,20 @@ def authenticate(session: Session, *, email: str, password: str, ip: str = "") -
     if not passwords.verify_password(user.password_hash, password):
         raise ValidationFailed(SIGN_IN_FAILED)
     if not user.is_active:
-        raise PermissionDenied("This account has been disabled. Contact your administrator.")
+        raise PermissionDenied(inactive_message(user))
     rate_limit.reset(rate_limit.key_for("signin:account", email), engine=session.get_bind())
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
         session.add(user)
         session.flush()
     return user
+
+
+def inactive_message(user: User) -> str:
+    """Why an account that proved who it is still cannot sign in (password or single sign-on)."""
+    if user.suspended_at is not None:
+        return "This account is suspended. Contact support to have it restored."
+    return "This account is disabled. Contact your administrator."
 
 
 @functools.cache

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from postforge.models import AuthIdentity, IdentityEvent, Membership, Role, User, Workspace, utcnow
-from postforge.services.identity import email_verification
+from postforge.models import AuthIdentity, IdentityEvent, User, utcnow
+from postforge.services.identity import account_deletion, email_verification
 from postforge.services.identity.onboarding import (
     SessionSource,
     ensure_identity_user,
@@ -260,41 +260,9 @@ def _delete_directory_user(source: SessionSource, clerk_user_id: str) -> str:
         identity = _identity(session, clerk_user_id)
         if identity is None:
             return "ignored: no such user"
-        user_id = identity.user_id
-        _hand_over_team_workspaces(session, user_id)
-        session.execute(
-            sa.delete(Workspace).where(
-                Workspace.created_by_id == user_id,  # type: ignore[arg-type]
-                Workspace.is_personal == True,  # noqa: E712
-            )
-        )
-        # Sessions, identities, memberships, reset tokens and OAuth attempts cascade with the user.
-        session.execute(sa.delete(User).where(User.id == user_id))  # type: ignore[arg-type]
+        account_deletion.delete_account(session, identity.user_id)
         session.commit()
     return "applied"
-
-
-def _hand_over_team_workspaces(session: Session, user_id: int) -> None:
-    """Where the leaving user is the only admin of a team, its longest-standing member becomes admin."""
-    admin_of = session.exec(
-        select(Membership.workspace_id)
-        .join(Workspace, Workspace.id == Membership.workspace_id)  # type: ignore[arg-type]
-        .where(
-            Membership.user_id == user_id,
-            Membership.role == Role.ADMIN,
-            Workspace.is_personal == False,  # noqa: E712
-        )
-    ).all()
-    for workspace_id in admin_of:
-        others = session.exec(
-            select(Membership)
-            .where(Membership.workspace_id == workspace_id, Membership.user_id != user_id)
-            .order_by(Membership.created_at, Membership.id)  # type: ignore[arg-type]
-        ).all()
-        if others and not any(m.role == Role.ADMIN for m in others):
-            others[0].role = Role.ADMIN
-            session.add(others[0])
-    session.flush()
 
 
 def _identity(session: Session, clerk_user_id: str) -> AuthIdentity | None:

@@ -46,7 +46,7 @@ from sqlmodel import Session, select
 
 from postforge import outbound
 from postforge.models import OAuthAttempt, User, utcnow
-from postforge.services.identity.accounts_auth import create_session
+from postforge.services.identity.accounts_auth import create_session, inactive_message
 from postforge.services.identity.onboarding import SessionSource, ensure_identity_user, open_session
 from postforge.services.kernel.errors import ServiceError, ValidationFailed
 from postforge.services.kernel.redirects import DEFAULT_NEXT_PATH, safe_next_path
@@ -273,7 +273,7 @@ async def complete_sign_in(
         name=identity.name,
     )
     if not user.is_active:
-        raise SignInFailed("This account is disabled. Contact your administrator.")
+        raise SignInFailed(inactive_message(user))
     handoff = await asyncio.to_thread(_create_handoff, source, provider.name, user.id or 0, attempt.next_path)
     return handoff, attempt.next_path
 

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from postforge.models import CreditTransaction, TransactionType, User, Workspace
-from postforge.services.kernel.errors import InsufficientCredits, NotFound, PermissionDenied, ValidationFailed
+from postforge.models import CreditTransaction, TransactionType, Workspace
+from postforge.services.kernel.errors import InsufficientCredits, NotFound, ValidationFailed
 from postforge.services.tenancy import workspaces
 
 GENERATION_COST = 1
@@ -343,10 +343,11 @@ def adjust(
     reason: str,
     idempotency_key: str | None = None,
 ) -> LedgerEntry:
-    """An administrator's correction, up or down; a debit cannot take the balance below zero."""
-    actor = session.get(User, actor_id)
-    if actor is None or not actor.is_admin or not actor.is_active:
-        raise PermissionDenied("Only a PostForge administrator can adjust credits.")
+    """A system admin's correction, up or down; a debit cannot take the balance below zero.
+
+    Reached only through the admin console (`admin_console.workspaces.adjust_credits`), which
+    authorizes the actor as a system admin and audits the change in the same transaction.
+    """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise ValidationFailed("The adjustment must be a whole number other than zero.", field="amount")
     if abs(amount) > 1_000_000:

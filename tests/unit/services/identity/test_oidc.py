@@ -402,6 +402,15 @@ async def test_a_disabled_account_is_not_signed_in(browser, sqlite_engine):
     assert counts(sqlite_engine)["sessions"] == 0
 
 
+async def test_a_suspended_account_is_told_so_and_not_signed_in(browser, sqlite_engine):
+    with Session(sqlite_engine) as session:
+        make_user(session, email="ada@example.com", is_active=False, suspended_at=utcnow())
+        session.commit()
+
+    assert_refused(await browser.get(await to_provider_and_back(browser)), "account is suspended")
+    assert counts(sqlite_engine)["sessions"] == 0
+
+
 async def test_a_github_account_without_a_verified_primary_email_is_refused(browser, fake, sqlite_engine):
     fake.user = FakeUser(email_verified=False)
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from postforge.api.client import request_client_ip
 from postforge.services.infra.client_address import TrustedProxies, client_ip, parse_trusted_proxies
 from postforge.settings import SettingsError, get_settings, load_settings
-from postforge.state.auth_forms import _client_ip
+from postforge.state.auth import client_ip as event_client_ip
 
 NONE = TrustedProxies()
 ONE_HOP = parse_trusted_proxies("1")
@@ -119,13 +119,13 @@ def state_from(peer: str, headers: dict[str, str]) -> SimpleNamespace:
 def test_reflex_events_see_the_client_behind_a_trusted_proxy(trusted_proxies) -> None:
     trusted_proxies("1")
     state = state_from("10.0.0.2", {"x-forwarded-for": "1.1.1.1, 203.0.113.7", "user-agent": "test"})
-    assert _client_ip(state) == "203.0.113.7"
+    assert event_client_ip(state) == "203.0.113.7"
 
 
 def test_reflex_events_ignore_a_spoofed_header_without_a_proxy(trusted_proxies) -> None:
     trusted_proxies("")
     state = state_from("198.51.100.9", {"x-forwarded-for": "203.0.113.7"})
-    assert _client_ip(state) == "198.51.100.9"
+    assert event_client_ip(state) == "198.51.100.9"
 
 
 async def _ask(peer: str, headers: list[tuple[str, str]]) -> str:

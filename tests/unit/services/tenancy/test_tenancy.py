@@ -87,6 +87,8 @@ NOT_USER_FACING = {
     "post_media.checked_media_ids": "checks media ids for a post service that authorized write_posts",
     "storage.new_key": "names a storage key; reads and writes nothing",
     "storage.workspace_prefix": "names a storage folder; reads and writes nothing",
+    "credits.adjust": "reached only through admin_console.workspaces.adjust_credits, which authorizes a system admin",
+    "audit.record": "writes the audit row of a change its caller (a console service) authorized",
 }
 
 
