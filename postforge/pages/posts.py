@@ -28,6 +28,8 @@ PLATFORMS = [
     ("threads", "Threads"),
     ("instagram", "Instagram"),
     ("facebook", "Facebook"),
+    ("youtube", "YouTube"),
+    ("tiktok", "TikTok"),
 ]
 
 

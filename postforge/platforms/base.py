@@ -167,6 +167,9 @@ class PublishRequest:
     media: tuple[MediaItem, ...] = ()
     language: str | None = None
     checkpoint: Callable[[dict[str, Any]], None] = lambda state: None
+    # The author's choices for this destination (a video's privacy, …): adapters read their own
+    # keys and fall back to safe defaults.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class OAuthClientConfig:
     )
     scope_separator: str = " "
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # Sent with the code exchange besides the standard fields (TikTok names its client `client_key`).
+    extra_token_params: Mapping[str, str] = field(default_factory=dict)
     # The token endpoint lives on a server the user named (a Mastodon instance): the outbound
     # policy's address checks apply to the exchange.
     user_named_host: bool = False

@@ -44,7 +44,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -254,6 +254,7 @@ class _Prepared:
     platform: str
     account_name: str
     credentials: AccountCredentials
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _publish_claimed(
@@ -366,6 +367,7 @@ def _claim_and_prepare(run: _Run) -> _Prepared | PublishResult:
             language=(post.meta or {}).get("language") or None,
             idempotency_key=destination.idempotency_key,
             state=dict(destination.platform_state or {}),
+            options=dict(destination.options or {}),
             account_id=account.id or 0,
             platform=str(account.platform),
             account_name=name,
@@ -433,6 +435,7 @@ def _call_adapter(
         state=run.state if run.state is not None else prepared.state,
         language=prepared.language,
         checkpoint=lambda state: _checkpoint(run, state),
+        options=prepared.options,
     )
     with counting_requests() as sent:
         try:
