@@ -70,6 +70,7 @@ from postforge.platforms import registry, rules
 from postforge.platforms.base import (
     AccountCredentials,
     AuthExpired,
+    MediaItem,
     Outcome,
     PlatformAdapter,
     Published,
@@ -81,7 +82,7 @@ from postforge.platforms.base import (
     counting_requests,
 )
 from postforge.services.alerts import notifications
-from postforge.services.channels import account_tokens, publish_limits
+from postforge.services.channels import account_tokens, publish_limits, publish_media
 from postforge.services.content import post_status, publish_history
 from postforge.services.infra import token_crypto
 from postforge.services.kernel.errors import Conflict, NotFound
@@ -255,6 +256,7 @@ class _Prepared:
     account_name: str
     credentials: AccountCredentials
     options: Mapping[str, Any] = field(default_factory=dict)
+    media: tuple[MediaItem, ...] = ()
 
 
 def _publish_claimed(
@@ -368,6 +370,7 @@ def _claim_and_prepare(run: _Run) -> _Prepared | PublishResult:
             idempotency_key=destination.idempotency_key,
             state=dict(destination.platform_state or {}),
             options=dict(destination.options or {}),
+            media=publish_media.media_items(session, post.id or 0, run.settings) if media_count else (),
             account_id=account.id or 0,
             platform=str(account.platform),
             account_name=name,
@@ -436,6 +439,7 @@ def _call_adapter(
         language=prepared.language,
         checkpoint=lambda state: _checkpoint(run, state),
         options=prepared.options,
+        media=prepared.media,
     )
     with counting_requests() as sent:
         try:
