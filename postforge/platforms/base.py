@@ -245,6 +245,15 @@ class PostMetricsSnapshot:
     shares: int | None = None
 
 
+def upload_budget(settings: Any, override: float | None = None) -> float:
+    """How long one publish may spend uploading before it stops at a chunk boundary and lets the
+    next try continue from its checkpoint: half the publish lease, so a long video never meets the
+    task's time limit in the middle of a chunk."""
+    if override is not None:
+        return override
+    return max(float(getattr(settings, "publish_lease_seconds", 120.0)) * 0.5, 1.0)
+
+
 class ConnectFailed(Exception):
     """Connecting (or refreshing) failed in a way the user must act on; the message says how."""
 

@@ -63,17 +63,19 @@ from postforge.platforms.base import (
     classify_http_error,
     retry_at_from_headers,
     send,
+    upload_budget,
 )
 from postforge.platforms.rules import text_problems
 from postforge.platforms.video_rules import video_problems
 
 SCOPES = ("user.info.basic", "video.publish")
 MiB = 1024 * 1024
-# TikTok's media transfer rules: chunks of 5-64 MB (the last up to 128 MB); a file up to 64 MB
-# may go whole, a larger one must be chunked; at most 1000 chunks.
+# TikTok's media transfer rules: chunks of 5-64 MB, the last one carrying the remainder (up to
+# 128 MB); a file under 5 MB goes whole; at most 1000 chunks, sent in order. The smallest chunk
+# keeps each request (at most two chunks' worth) well inside PLATFORM_HTTP_TIMEOUT_SECONDS.
 MIN_CHUNK = 5 * MiB
 MAX_CHUNK = 64 * MiB
-CHUNK_BYTES = 10 * MiB
+CHUNK_BYTES = MIN_CHUNK
 MAX_CHUNKS = 1000
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 DONE = ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX")
@@ -99,10 +101,10 @@ class CreatorInfo:
     max_duration_seconds: float | None
 
 
-def chunk_plan(size: int, chunk_bytes: int = CHUNK_BYTES, single_max: int = MAX_CHUNK) -> tuple[int, int]:
-    """(chunk_size, total_chunk_count) as TikTok wants them: a file up to `single_max` goes whole;
-    a larger one in `chunk_bytes` chunks, the remainder riding on the last (floor rule)."""
-    if size <= single_max:
+def chunk_plan(size: int, chunk_bytes: int = CHUNK_BYTES) -> tuple[int, int]:
+    """(chunk_size, total_chunk_count) as TikTok wants them: a file up to one chunk goes whole;
+    a larger one in `chunk_bytes` chunks, the remainder riding on the last (the floor rule)."""
+    if size <= chunk_bytes:
         return size, 1
     count = size // chunk_bytes
     if count > MAX_CHUNKS:
@@ -157,7 +159,7 @@ class TikTokAdapter(PlatformAdapter):
     refresh_margin = timedelta(minutes=30)  # access tokens live 24 hours
 
     chunk_bytes = CHUNK_BYTES
-    single_chunk_max = MAX_CHUNK
+    upload_budget_seconds: float | None = None  # None: half the publish lease (`upload_budget`)
     polls = 5  # status reads after the upload …
     poll_interval = 3.0  # … and the pause between them (a bounded wait, never open-ended)
 
@@ -310,7 +312,7 @@ class _Post:
         except TikTokOptionsError as error:
             return Rejected(str(error))
         size = self.item.size_bytes
-        chunk, count = chunk_plan(size, self.adapter.chunk_bytes, self.adapter.single_chunk_max)
+        chunk, count = chunk_plan(size, self.adapter.chunk_bytes)
         body = {
             "post_info": info,
             "source_info": {
@@ -345,9 +347,15 @@ class _Post:
         stream = self.item.open() if self.item.open else None
         if stream is None:
             return Rejected("The video's file is not available to upload; attach it again.")
+        stop_at = time.monotonic() + upload_budget(self.adapter.settings, self.adapter.upload_budget_seconds)
         with stream:
             _skip(stream, done * chunk)
             for index in range(done, count):
+                if index > done and time.monotonic() > stop_at:
+                    return Transient(
+                        f"Uploaded {index} of {count} parts of the video to TikTok; "
+                        "the next try continues from there."
+                    )
                 start = index * chunk
                 end = size if index == count - 1 else start + chunk  # the last carries the remainder
                 data = stream.read(end - start)

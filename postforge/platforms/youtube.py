@@ -63,6 +63,7 @@ from postforge.platforms.base import (
     error_message,
     retry_at_from_headers,
     send,
+    upload_budget,
 )
 from postforge.platforms.rules import text_problems, youtube_title
 from postforge.platforms.video_rules import video_problems
@@ -73,7 +74,8 @@ SCOPES = (
 )
 WATCH_URL = "https://www.youtube.com/watch?v={id}"
 CHUNK_UNIT = 256 * 1024  # YouTube takes chunks in multiples of 256 KiB (the last one excepted)
-CHUNK_BYTES = 32 * CHUNK_UNIT  # 8 MiB: few requests, little lost when one fails
+# 4 MiB: few requests, little lost when one fails, and each well inside PLATFORM_HTTP_TIMEOUT_SECONDS.
+CHUNK_BYTES = 16 * CHUNK_UNIT
 PRIVACY = ("private", "unlisted", "public")
 PACIFIC = ZoneInfo("America/Los_Angeles")
 # Reasons in a 403 that mean "not now" rather than "never".
@@ -134,6 +136,7 @@ class YouTubeAdapter(PlatformAdapter):
     refresh_margin = timedelta(minutes=5)  # Google access tokens live an hour
 
     chunk_bytes = CHUNK_BYTES
+    upload_budget_seconds: float | None = None  # None: half the publish lease (`upload_budget`)
     polls = 3  # processing reads after the upload …
     poll_interval = 2.0  # … and the pause between them (a bounded wait, never open-ended)
 
@@ -393,9 +396,16 @@ class _Upload:
         stream = self.item.open() if self.item.open else None
         if stream is None:
             return Rejected("The video's file is not available to upload; attach it again.")
+        stop_at = time.monotonic() + upload_budget(self.adapter.settings, self.adapter.upload_budget_seconds)
+        started = offset
         with stream:
             _skip(stream, offset)
             while offset < self.total:
+                if offset > started and time.monotonic() > stop_at:
+                    return Transient(
+                        f"Uploaded {offset * 100 // self.total}% of the video to YouTube; "
+                        "the next try continues from there."
+                    )
                 size = min(self.adapter.chunk_bytes, self.total - offset)
                 chunk = stream.read(size)
                 if len(chunk) != size:

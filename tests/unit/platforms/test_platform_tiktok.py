@@ -68,7 +68,7 @@ def settings_for(base_url: str, **overrides: object):
 @pytest.fixture
 def adapter(base_url: str) -> TikTokAdapter:
     adapter = TikTokAdapter(settings_for(base_url))
-    adapter.chunk_bytes, adapter.single_chunk_max = CHUNK, 2 * CHUNK
+    adapter.chunk_bytes = CHUNK
     adapter.poll_interval = 0
     return adapter
 
@@ -109,10 +109,10 @@ def request(fake: FakeTikTok, text: str = "Behind the scenes #launch", **kwargs)
 
 def test_chunk_plan_follows_tiktoks_floor_rule():
     assert chunk_plan(3 * MiB) == (3 * MiB, 1)  # under 5 MB: whole
-    assert chunk_plan(64 * MiB) == (64 * MiB, 1)
-    assert chunk_plan(105 * MiB) == (10 * MiB, 10)  # the last chunk carries the 5 MiB rest
+    assert chunk_plan(9 * MiB) == (5 * MiB, 1)  # one chunk carrying the 4 MiB rest
+    assert chunk_plan(52 * MiB) == (5 * MiB, 10)  # the last chunk carries the 2 MiB rest
     size, (chunk, count) = 4000 * MiB, chunk_plan(4000 * MiB)
-    assert count == size // chunk and count <= 1000
+    assert count == size // chunk and count <= 1000 and 5 * MiB <= chunk <= 64 * MiB
 
 
 # -- publishing ----------------------------------------------------------------------------------
@@ -311,3 +311,17 @@ def test_a_revoked_refresh_token_needs_a_reconnect(fake, adapter):
 
     with pytest.raises(RefreshRevoked, match="invalid or expired"):
         adapter.refresh(account(fake, refresh_token=old))
+
+
+def test_an_upload_past_its_time_budget_stops_at_a_chunk_and_the_next_try_continues(fake, adapter):
+    adapter.upload_budget_seconds = 0
+    saved: list[dict] = []
+
+    first = adapter.publish(request(fake, checkpoint=saved.append))
+    assert isinstance(first, Transient) and "1 of 3 parts" in first.error
+    assert fake.posts == [] and saved[-1]["chunks_done"] == 1
+
+    outcomes = [first]
+    while not isinstance(outcomes[-1], Published):
+        outcomes.append(adapter.publish(request(fake, state=saved[-1], checkpoint=saved.append)))
+    assert len(outcomes) == 3 and len(fake.posts) == 1 and len(fake.publishes) == 1

@@ -344,3 +344,17 @@ def test_a_revoked_refresh_token_needs_a_reconnect(fake, adapter):
 
     with pytest.raises(RefreshRevoked, match="expired or revoked"):
         adapter.refresh(account(fake, refresh_token=refresh_token))
+
+
+def test_an_upload_past_its_time_budget_stops_at_a_chunk_and_the_next_try_continues(fake, adapter):
+    adapter.upload_budget_seconds = 0  # every chunk is past the budget
+    saved: list[dict] = []
+
+    first = adapter.publish(request(fake, checkpoint=saved.append))
+    assert isinstance(first, Transient) and "33%" in first.error
+    assert fake.videos == [] and saved[-1]["offset"] == CHUNK_UNIT
+
+    outcomes = [first]
+    while not isinstance(outcomes[-1], Published):
+        outcomes.append(adapter.publish(request(fake, state=saved[-1], checkpoint=saved.append)))
+    assert len(outcomes) == 4 and len(fake.videos) == 1 and fake.videos[0].data == VIDEO
