@@ -113,35 +113,54 @@ def chunk_plan(size: int, chunk_bytes: int = CHUNK_BYTES) -> tuple[int, int]:
     return chunk_bytes, count
 
 
-def post_info(text: str, options: Mapping[str, Any], creator: CreatorInfo) -> dict[str, Any]:
-    """`post_info` for the init call: the destination's options checked against what TikTok
-    allows this creator, with safe defaults. Raises TikTokOptionsError."""
+def check_option_values(options: Mapping[str, Any]) -> tuple[str, dict[str, bool]]:
+    """The privacy level and yes/no switches of a destination's options, with safe defaults;
+    what TikTok refuses whoever posts. Raises TikTokOptionsError."""
     privacy = str(options.get("privacy_level") or "SELF_ONLY")
     if privacy not in PRIVACY_LEVELS:
         raise TikTokOptionsError(
             f"TikTok privacy must be one of {', '.join(PRIVACY_LEVELS)}; got {privacy!r}."
         )
-    if creator.privacy_levels and privacy not in creator.privacy_levels:
-        offered = ", ".join(creator.privacy_levels)
-        raise TikTokOptionsError(
-            f"TikTok doesn't let @{creator.username} post with privacy {privacy}; choose one of {offered}."
-        )
     switches = {}
-    for key in ("brand_content_toggle", "brand_organic_toggle", "is_aigc"):
+    for key in (
+        "brand_content_toggle",
+        "brand_organic_toggle",
+        "is_aigc",
+        "disable_comment",
+        "disable_duet",
+        "disable_stitch",
+    ):
         value = options.get(key, False)
         if not isinstance(value, bool):
             raise TikTokOptionsError(f"TikTok's {key} must be yes or no.")
         switches[key] = value
     if switches["brand_content_toggle"] and privacy == "SELF_ONLY":
         raise TikTokOptionsError("TikTok doesn't allow branded content to be private: choose who can see it.")
+    cover = options.get("video_cover_timestamp_ms")
+    if cover is not None and (not isinstance(cover, int) or isinstance(cover, bool) or cover < 0):
+        raise TikTokOptionsError("TikTok's cover frame is a time in milliseconds from the start.")
+    return privacy, switches
+
+
+def post_info(text: str, options: Mapping[str, Any], creator: CreatorInfo) -> dict[str, Any]:
+    """`post_info` for the init call: the destination's options checked against what TikTok
+    allows this creator, with safe defaults. Raises TikTokOptionsError."""
+    privacy, switches = check_option_values(options)
+    if creator.privacy_levels and privacy not in creator.privacy_levels:
+        offered = ", ".join(creator.privacy_levels)
+        raise TikTokOptionsError(
+            f"TikTok doesn't let @{creator.username} post with privacy {privacy}; choose one of {offered}."
+        )
     info: dict[str, Any] = {
         "title": text,
         "privacy_level": privacy,
         # A creator who turned an interaction off keeps it off; otherwise the author decides.
-        "disable_comment": creator.comment_disabled or bool(options.get("disable_comment", False)),
-        "disable_duet": creator.duet_disabled or bool(options.get("disable_duet", False)),
-        "disable_stitch": creator.stitch_disabled or bool(options.get("disable_stitch", False)),
-        **switches,
+        "disable_comment": creator.comment_disabled or switches["disable_comment"],
+        "disable_duet": creator.duet_disabled or switches["disable_duet"],
+        "disable_stitch": creator.stitch_disabled or switches["disable_stitch"],
+        "brand_content_toggle": switches["brand_content_toggle"],
+        "brand_organic_toggle": switches["brand_organic_toggle"],
+        "is_aigc": switches["is_aigc"],
     }
     cover = options.get("video_cover_timestamp_ms")
     if isinstance(cover, int) and not isinstance(cover, bool) and cover >= 0:
