@@ -317,7 +317,7 @@ class MigrationChecks:
     def test_youtube_and_tiktok_accounts_fit_and_rebuilt_tables_keep_what_points_at_them(
         self, empty_database_url: str, engine: Engine
     ) -> None:
-        """0013 rebuilds the accounts table on SQLite: the destinations referencing its rows stay."""
+        """0012 rebuilds the accounts table on SQLite: the destinations referencing its rows stay."""
         from sqlmodel import Session
 
         from postforge.models import Platform, PostDestination, Workspace

@@ -5,7 +5,7 @@ guarded by a named CHECK constraint listing the platforms, so the constraint is 
 that also lists `youtube` and `tiktok`. Destinations get `options`: what the author chose for the
 post on that platform (a YouTube video's privacy, a TikTok post's audience and disclosures).
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 09:00:00
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
