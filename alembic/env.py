@@ -1,6 +1,10 @@
 """Migrations run from the models' metadata and the settings URL (never a URL in alembic.ini)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -50,20 +54,47 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _run(connection: Connection, url: str) -> None:
+    context.configure(connection=connection, **_options(url))
+    with _foreign_keys_off_on_sqlite(connection), context.begin_transaction():
+        context.run_migrations()
+
+
+@contextmanager
+def _foreign_keys_off_on_sqlite(connection: Connection) -> Iterator[None]:
+    """Batch mode rebuilds a SQLite table by copying it and dropping the original; with foreign
+    keys on, that drop deletes every row referencing it through ON DELETE CASCADE. SQLite takes
+    the pragma only outside a transaction, so it is set before the migrations' transaction and
+    the references are checked after it."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if connection.in_transaction():
+        connection.commit()
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing at missing rows: {broken[:5]}")
+    finally:
+        if connection.in_transaction():
+            connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
 def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, **_options(str(connection.engine.url)))
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection, str(connection.engine.url))
         return
     url = _url()
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, **_options(url))
-            with context.begin_transaction():
-                context.run_migrations()
+            _run(connection, url)
     finally:
         engine.dispose()
 

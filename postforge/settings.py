@@ -127,6 +127,19 @@ class Settings(BaseSettings):
     facebook_graph_base: str = Field("https://graph.facebook.com", description="Facebook Graph API URL.")
     facebook_auth_base: str = Field("https://www.facebook.com", description="Facebook login dialog URL.")
     facebook_graph_version: str = Field("v24.0", description="Graph API version for Facebook and Instagram.")
+    youtube_client_id: str = Field(
+        "", description="Google OAuth client id for YouTube uploads. Empty: YouTube is not offered."
+    )
+    youtube_client_secret: str = Field("", description="Google OAuth client secret.")
+    youtube_api_base: str = Field(
+        "https://www.googleapis.com", description="YouTube Data API and upload URL."
+    )
+    youtube_auth_base: str = Field("https://accounts.google.com", description="Google consent page URL.")
+    youtube_oauth_base: str = Field("https://oauth2.googleapis.com", description="Google token endpoint URL.")
+    tiktok_client_key: str = Field("", description="TikTok app client key. Empty: TikTok is not offered.")
+    tiktok_client_secret: str = Field("", description="TikTok app client secret.")
+    tiktok_api_base: str = Field("https://open.tiktokapis.com", description="TikTok Open API URL.")
+    tiktok_auth_base: str = Field("https://www.tiktok.com", description="TikTok authorization page URL.")
 
     # Outbound HTTP policy (postforge/outbound.py)
     outbound_allow_private_hosts: bool | None = Field(
@@ -345,6 +358,11 @@ class Settings(BaseSettings):
         "facebook_auth_base",
         "media_s3_endpoint_url",
         "media_public_base_url",
+        "youtube_api_base",
+        "youtube_auth_base",
+        "youtube_oauth_base",
+        "tiktok_api_base",
+        "tiktok_auth_base",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:

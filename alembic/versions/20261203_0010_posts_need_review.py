@@ -10,9 +10,8 @@ Downgrade gives those posts the status the old rule derived: partially published
 their destinations was published, else failed.
 
 SQLite cannot alter a CHECK constraint: batch mode rebuilds `posts`. With foreign keys on, dropping
-the old table would cascade-delete every destination, media link and notice of every post, so
-foreign keys are switched off for the rebuild (outside a transaction, where SQLite honours it),
-checked afterwards, and switched on again.
+the old table would cascade-delete every destination, media link and notice of every post; env.py
+switches them off around the whole migration run and checks every reference afterwards.
 
 Revision ID: 0010
 Revises: 0009
@@ -20,7 +19,6 @@ Create Date: 2026-12-03 09:00:00
 """
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 
 from alembic import op
 
@@ -47,28 +45,14 @@ def _allowed(statuses: Sequence[str]) -> str:
     return "status IN (" + ", ".join(f"'{status}'" for status in statuses) + ")"
 
 
-@contextmanager
-def _foreign_keys_off():
-    """SQLite only: no cascades while `posts` is dropped and rebuilt; every reference checked after."""
-    context = op.get_context()
-    with context.autocommit_block():
-        op.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
-        broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"rebuilding posts broke foreign keys: {broken[:5]}")
-    finally:
-        with context.autocommit_block():
-            op.execute("PRAGMA foreign_keys=ON")
-
-
 def _replace_check(statuses: Sequence[str]) -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.drop_constraint(op.f(CONSTRAINT), "posts", type_="check")
         op.create_check_constraint(op.f(CONSTRAINT), "posts", _allowed(statuses))
         return
-    with _foreign_keys_off(), op.batch_alter_table("posts", recreate="always") as batch:
+    # env.py switches SQLite's foreign keys off around every migration run, so dropping the old
+    # `posts` cascades to nothing; it checks every reference afterwards.
+    with op.batch_alter_table("posts", recreate="always") as batch:
         batch.drop_constraint(op.f(CONSTRAINT), type_="check")
         batch.create_check_constraint(op.f(CONSTRAINT), _allowed(statuses))
 

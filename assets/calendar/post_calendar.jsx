@@ -54,6 +54,8 @@ const PLATFORM_BADGES = {
   threads: ["@", "Threads"],
   instagram: ["IG", "Instagram"],
   facebook: ["f", "Facebook"],
+  youtube: ["YT", "YouTube"],
+  tiktok: ["TT", "TikTok"],
 };
 
 const CSS = `

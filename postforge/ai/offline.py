@@ -194,6 +194,8 @@ BEST_TIMES: dict[str, list[str]] = {
     "instagram": ["Monday 19:00", "Wednesday 11:00", "Saturday 10:30"],
     "facebook": ["Wednesday 13:00", "Thursday 15:00", "Sunday 10:00"],
     "threads": ["Tuesday 18:30", "Thursday 12:30", "Saturday 11:00"],
+    "youtube": ["Thursday 17:00", "Friday 16:00", "Saturday 11:00"],
+    "tiktok": ["Tuesday 19:00", "Thursday 20:00", "Friday 18:00"],
 }
 DEFAULT_BEST_TIMES = ["Tuesday 10:00", "Wednesday 12:30", "Thursday 17:00"]
 _WORD = re.compile(r"[^\W\d_][\w-]{3,}", re.UNICODE)

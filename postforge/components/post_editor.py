@@ -42,6 +42,73 @@ def _account_choice(account: EditorAccount) -> rx.Component:
     )
 
 
+YOUTUBE_PRIVACY = [("private", "Private"), ("unlisted", "Unlisted"), ("public", "Public")]
+MADE_FOR_KIDS = [("default", "As the channel is set"), ("no", "Not made for kids"), ("yes", "Made for kids")]
+TIKTOK_PRIVACY = [
+    ("SELF_ONLY", "Only me"),
+    ("MUTUAL_FOLLOW_FRIENDS", "Friends"),
+    ("FOLLOWER_OF_CREATOR", "Followers"),
+    ("PUBLIC_TO_EVERYONE", "Everyone"),
+]
+
+
+def _option_select(item: PreviewItem, control: str, label: str, value, choices) -> rx.Component:
+    field_id = "option-" + control + "-" + item.account_id.to_string()
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id, style={"font_size": "13px", "color": rx.color("gray", 11)}),
+        rx.select.root(
+            rx.select.trigger(id=field_id, width="100%"),
+            rx.select.content(*[rx.select.item(text, value=choice) for choice, text in choices]),
+            value=value,
+            on_change=lambda chosen: S.set_option(item.account_id, control, chosen),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _option_switch(item: PreviewItem, control: str, label: str, checked) -> rx.Component:
+    return rx.checkbox(
+        rx.text(label, size="2"),
+        checked=checked,
+        on_change=lambda value: S.set_option(item.account_id, control, value),
+        id="option-" + control + "-" + item.account_id.to_string(),
+    )
+
+
+def _platform_options(item: PreviewItem) -> rx.Component:
+    """YouTube's and TikTok's choices for this post; the defaults are the safe ones (private)."""
+    youtube = rx.hstack(
+        _option_select(item, "privacy", "Visibility", item.privacy, YOUTUBE_PRIVACY),
+        _option_select(item, "made_for_kids", "Audience", item.made_for_kids, MADE_FOR_KIDS),
+        spacing="3",
+        width="100%",
+    )
+    tiktok = rx.vstack(
+        _option_select(item, "privacy", "Who can watch", item.privacy, TIKTOK_PRIVACY),
+        _option_switch(
+            item,
+            "brand_organic",
+            "Promotes my own brand (labelled “Promotional content”)",
+            item.brand_organic,
+        ),
+        _option_switch(
+            item,
+            "brand_content",
+            "Paid partnership (labelled “Paid partnership”; not private)",
+            item.brand_content,
+        ),
+        _option_switch(item, "ai_generated", "Made with AI", item.ai_generated),
+        spacing="2",
+        width="100%",
+    )
+    return rx.fragment(
+        rx.cond(item.platform == "youtube", youtube),
+        rx.cond(item.platform == "tiktok", tiktok),
+        _error(item.options_error),
+    )
+
+
 def _preview(item: PreviewItem) -> rx.Component:
     counter_color = rx.cond(item.over, rx.color("red", 11), rx.color("gray", 11))
     return rx.card(
@@ -95,6 +162,7 @@ def _preview(item: PreviewItem) -> rx.Component:
                 width="100%",
             ),
             _error(item.error),
+            _platform_options(item),
             spacing="2",
             width="100%",
         ),

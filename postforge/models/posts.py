@@ -117,6 +117,9 @@ class PostDestination(SQLModel, table=True):
     # Sent to platforms that deduplicate (Mastodon Idempotency-Key, Bluesky record key).
     idempotency_key: str = Field(max_length=64, unique=True, nullable=False)
     platform_state: dict[str, Any] = json_field()  # e.g. a container id created before publish
+    # What the author chose for this destination on its platform (a YouTube video's privacy, a
+    # TikTok post's audience and disclosures); each adapter reads its own keys, with safe defaults.
+    options: dict[str, Any] = json_field()
     published_at: datetime | None = time_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -19,6 +19,8 @@ class Platform(enum.StrEnum):
     THREADS = "threads"
     INSTAGRAM = "instagram"
     FACEBOOK = "facebook"
+    YOUTUBE = "youtube"
+    TIKTOK = "tiktok"
 
 
 class AccountStatus(enum.StrEnum):

@@ -30,6 +30,8 @@ PLATFORMS = [
     ("threads", "Threads"),
     ("instagram", "Instagram"),
     ("facebook", "Facebook"),
+    ("youtube", "YouTube"),
+    ("tiktok", "TikTok"),
 ]
 
 

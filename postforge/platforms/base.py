@@ -167,6 +167,9 @@ class PublishRequest:
     media: tuple[MediaItem, ...] = ()
     language: str | None = None
     checkpoint: Callable[[dict[str, Any]], None] = lambda state: None
+    # The author's choices for this destination (a video's privacy, …): adapters read their own
+    # keys and fall back to safe defaults.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class OAuthClientConfig:
     )
     scope_separator: str = " "
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    # Sent with the code exchange besides the standard fields (TikTok names its client `client_key`).
+    extra_token_params: Mapping[str, str] = field(default_factory=dict)
     # The token endpoint lives on a server the user named (a Mastodon instance): the outbound
     # policy's address checks apply to the exchange.
     user_named_host: bool = False
@@ -238,6 +243,15 @@ class PostMetricsSnapshot:
     likes: int | None = None
     comments: int | None = None
     shares: int | None = None
+
+
+def upload_budget(settings: Any, override: float | None = None) -> float:
+    """How long one publish may spend uploading before it stops at a chunk boundary and lets the
+    next try continue from its checkpoint: half the publish lease, so a long video never meets the
+    task's time limit in the middle of a chunk."""
+    if override is not None:
+        return override
+    return max(float(getattr(settings, "publish_lease_seconds", 120.0)) * 0.5, 1.0)
 
 
 class ConnectFailed(Exception):

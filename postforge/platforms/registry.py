@@ -19,6 +19,8 @@ ADAPTERS: dict[Platform, str] = {
     Platform.THREADS: "postforge.platforms.threads:ThreadsAdapter",
     Platform.INSTAGRAM: "postforge.platforms.instagram:InstagramAdapter",
     Platform.FACEBOOK: "postforge.platforms.facebook:FacebookAdapter",
+    Platform.YOUTUBE: "postforge.platforms.youtube:YouTubeAdapter",
+    Platform.TIKTOK: "postforge.platforms.tiktok:TikTokAdapter",
 }
 
 

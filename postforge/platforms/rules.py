@@ -15,11 +15,18 @@ What each platform counts (see `text_counting.py` for the algorithms):
 | Threads   | 500     | characters, an emoji counting its UTF-8 bytes (Threads API docs)     | 20 (carousel)    |
 | Instagram | 2,200   | UTF-16 code units; at most 30 hashtags; needs ≥ 1 image or video     | 10 (carousel)    |
 | Facebook  | 63,206  | UTF-16 code units                                                    | 10 photos        |
+| YouTube   | 5,000   | UTF-8 bytes of the description (no `<` or `>`); title = first line   | 1 video, needed  |
+| TikTok    | 2,200   | UTF-16 code units (TikTok's caption limit)                           | 1 video, needed  |
 | Sandbox   | 500     | graphemes                                                            | 4                |
 
 Where a platform does not document its unit (LinkedIn, Instagram, Facebook), UTF-16 code units
 are used: they are never fewer than the characters a person sees, so a post that passes here is
 never refused for length there.
+
+YouTube and TikTok take videos only: a text-only post is refused here, so the composer warns before
+it is scheduled. A YouTube video's title is the text's first line (cut to 100 characters) and its
+description the whole text; YouTube counts the description's limit in bytes and refuses `<` and `>`
+in both. Their formats, sizes and durations are in `video_rules.py`.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from postforge.platforms import text_counting as tc
 
 BLUESKY_MAX_BYTES = 3000
 INSTAGRAM_MAX_HASHTAGS = 30
+YOUTUBE_TITLE_MAX = 100
+YOUTUBE_FORBIDDEN = frozenset("<>")
 THREADS_MAX_LINKS = 5
 # Past this many characters a text is too long for every platform (Facebook's 63,206 is the highest
 # fixed limit) and the posts service refuses it: it is no longer counted exactly (its length in
@@ -53,6 +62,8 @@ class TextRules:
     unit: str = "characters"
     # Checks beyond the length (byte caps, hashtag limits); each returns a message or "".
     extra_checks: tuple[Callable[[str], str], ...] = ()
+    # What to say when a post without media is meant for a platform that needs some.
+    needs_media_message: str = ""
 
     def count(self, text: str) -> int:
         """The length the platform would see; a text past MAX_TEXT_CHARS gives its plain length."""
@@ -176,6 +187,45 @@ def facebook_rules() -> TextRules:
     )
 
 
+def youtube_rules() -> TextRules:
+    def needs_title(text: str) -> str:
+        return (
+            "" if text.strip() else "YouTube needs a title: write at least one line (it becomes the title)."
+        )
+
+    def no_angle_brackets(text: str) -> str:
+        if YOUTUBE_FORBIDDEN.intersection(text):
+            return "YouTube doesn't allow < or > in a video's title or description; remove them."
+        return ""
+
+    return TextRules(
+        platform=Platform.YOUTUBE.value,
+        label="YouTube",
+        max_chars=5000,
+        counter=tc.utf8_bytes,
+        max_media=1,
+        requires_media=True,
+        max_media_note="1 video (YouTube Data API videos.insert); the first line is its title.",
+        unit="bytes (UTF-8)",
+        extra_checks=(needs_title, no_angle_brackets),
+        needs_media_message="YouTube posts are videos: add one video (text-only posts can't go to YouTube).",
+    )
+
+
+def tiktok_rules() -> TextRules:
+    return TextRules(
+        platform=Platform.TIKTOK.value,
+        label="TikTok",
+        max_chars=2200,
+        counter=tc.utf16_length,
+        max_media=1,
+        requires_media=True,
+        max_media_note="1 video (TikTok Content Posting API, direct post).",
+        unit="characters",
+        needs_media_message="TikTok posts are videos: add one video (text-only posts can't go to TikTok).",
+    )
+
+
 def sandbox_rules() -> TextRules:
     return TextRules(
         platform=Platform.SANDBOX.value,
@@ -196,6 +246,8 @@ _RULES: dict[Platform, Callable[[], TextRules]] = {
     Platform.THREADS: threads_rules,
     Platform.INSTAGRAM: instagram_rules,
     Platform.FACEBOOK: facebook_rules,
+    Platform.YOUTUBE: youtube_rules,
+    Platform.TIKTOK: tiktok_rules,
     Platform.SANDBOX: sandbox_rules,
 }
 _FIXED = {platform: make() for platform, make in _RULES.items()}
@@ -247,10 +299,11 @@ def check_text(
     else:
         problems.extend(_text_problems(rules, text, count, media_count))
     if rules.requires_media and media_count < 1:
-        problems.append(f"{rules.label} posts need at least one image or video.")
+        problems.append(rules.needs_media_message or f"{rules.label} posts need at least one image or video.")
     if media_count > rules.max_media:
         problems.append(
-            f"{rules.label} allows at most {rules.max_media} attachments; this post has {media_count}."
+            f"{rules.label} allows at most {rules.max_media} attachment{'' if rules.max_media == 1 else 's'}; "
+            f"this post has {media_count}."
         )
     return TextCheck(count=count, max_chars=rules.max_chars, unit=rules.unit, problems=tuple(problems))
 
@@ -260,6 +313,16 @@ def text_problems(
 ) -> list[str]:
     """What stops `text` (with `media_count` attachments) from going out on `platform`; [] if nothing."""
     return list(check_text(platform, text, media_count=media_count, instance_limit=instance_limit).problems)
+
+
+def youtube_title(text: str) -> str:
+    """A YouTube title from a post: its first non-blank line, cut at a word to 100 characters."""
+    line = next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+    if len(line) <= YOUTUBE_TITLE_MAX:
+        return line
+    cut = line[: YOUTUBE_TITLE_MAX - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > YOUTUBE_TITLE_MAX // 2 else cut).rstrip() + "…"
 
 
 def _text_problems(rules: TextRules, text: str, length: int, media_count: int) -> list[str]:

@@ -286,6 +286,8 @@ class AccountsState(rx.State):
             return self._refused(error)
         self.connect_binding = browser_state
         self.busy = False
+        # The state outlives the trip to the platform: back on this page, the dialog is closed.
+        self.dialog_open, self.chosen = False, ""
         return rx.redirect(url)
 
     # -- reconnect and disconnect ---------------------------------------------------------------

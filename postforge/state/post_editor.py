@@ -49,6 +49,55 @@ class PreviewItem(BaseModel):
     over: bool
     problems: str
     error: str
+    # The platform's options (YouTube, TikTok), as the dialog's controls hold them.
+    privacy: str = ""
+    made_for_kids: str = "default"
+    brand_content: bool = False
+    brand_organic: bool = False
+    ai_generated: bool = False
+    options_error: str = ""
+
+
+# Option keys per platform and the control that holds each: "privacy" (a select), "made_for_kids"
+# (yes/no/default) and yes/no switches. Unset ones are left out: the platform's safe default applies.
+PRIVACY_KEY = {"youtube": "privacy_status", "tiktok": "privacy_level"}
+DEFAULT_PRIVACY = {"youtube": "private", "tiktok": "SELF_ONLY"}
+SWITCHES = {
+    "brand_content": "brand_content_toggle",
+    "brand_organic": "brand_organic_toggle",
+    "ai_generated": "is_aigc",
+}
+
+
+def options_for_service(platform: str, held: dict[str, str]) -> dict:
+    """The dialog's option controls as the posts service takes them."""
+    chosen: dict = {}
+    if platform not in PRIVACY_KEY:
+        return chosen
+    if held.get("privacy"):
+        chosen[PRIVACY_KEY[platform]] = held["privacy"]
+    if platform == "youtube" and held.get("made_for_kids") in ("yes", "no"):
+        chosen["made_for_kids"] = held["made_for_kids"] == "yes"
+    if platform == "tiktok":
+        for control, key in SWITCHES.items():
+            if held.get(control) == "yes":
+                chosen[key] = True
+    return chosen
+
+
+def options_for_dialog(platform: str, stored: dict) -> dict[str, str]:
+    """A destination's stored options as the dialog's controls hold them."""
+    held: dict[str, str] = {}
+    if platform not in PRIVACY_KEY:
+        return held
+    if stored.get(PRIVACY_KEY[platform]):
+        held["privacy"] = str(stored[PRIVACY_KEY[platform]])
+    if isinstance(stored.get("made_for_kids"), bool):
+        held["made_for_kids"] = "yes" if stored["made_for_kids"] else "no"
+    for control, key in SWITCHES.items():
+        if stored.get(key) is True:
+            held[control] = "yes"
+    return held
 
 
 class EditorMedia(BaseModel):
@@ -93,6 +142,8 @@ class PostEditorState(rx.State):
     content: str = ""
     account_ids: list[int] = []
     overrides: dict[str, str] = {}
+    # Per-account platform options, "<account id>" → control → value (see `options_for_service`).
+    option_values: dict[str, dict[str, str]] = {}
     schedule_local: str = ""
     timezone: str = "UTC"
     accounts: list[EditorAccount] = []
@@ -136,6 +187,7 @@ class PostEditorState(rx.State):
             text = override if override.strip() else self.content
             rule = rules.rules_for(account.platform, instance_limit=account.instance_limit or None)
             count, problems = self._checks.get(str(account.id), (0, ""))
+            held = self.option_values.get(str(account.id), {})
             items.append(
                 PreviewItem(
                     account_id=account.id,
@@ -150,6 +202,12 @@ class PostEditorState(rx.State):
                     over=count > rule.max_chars,
                     problems=problems,
                     error=self.errors.get(f"override-{account.id}", ""),
+                    privacy=held.get("privacy") or DEFAULT_PRIVACY.get(account.platform, ""),
+                    made_for_kids=held.get("made_for_kids") or "default",
+                    brand_content=held.get("brand_content") == "yes",
+                    brand_organic=held.get("brand_organic") == "yes",
+                    ai_generated=held.get("ai_generated") == "yes",
+                    options_error=self.errors.get(f"options-{account.id}", ""),
                 )
             )
         return items
@@ -173,6 +231,7 @@ class PostEditorState(rx.State):
     def _reset_form(self) -> None:
         self.post_id, self.version, self.status = 0, 0, "draft"
         self.content, self.account_ids, self.overrides, self.schedule_local = "", [], {}, ""
+        self.option_values = {}
         self.errors, self.form_error = {}, ""
         self.conflict_open, self.confirm_delete, self.saving = False, False, False
         self._checks = {}
@@ -270,6 +329,11 @@ class PostEditorState(rx.State):
         self.overrides = {
             str(d.account_id): d.content_override or "" for d in view.destinations if d.content_override
         }
+        self.option_values = {
+            str(d.account_id): options_for_dialog(d.platform, d.options)
+            for d in view.destinations
+            if d.options
+        }
         self.schedule_local = (
             timefmt.to_local(view.scheduled_at, self.timezone).strftime(LOCAL_INPUT)
             if view.scheduled_at
@@ -317,6 +381,19 @@ class PostEditorState(rx.State):
         await self._check_texts()
 
     @rx.event
+    def set_option(self, account_id: int, control: str, value: str | bool):
+        """One option control of one account changed (a select's value, or a switch's state)."""
+        if control not in ("privacy", "made_for_kids", *SWITCHES):
+            return
+        if isinstance(value, bool):
+            value = "yes" if value else ""
+        key = str(int(account_id))
+        held = dict(self.option_values.get(key, {}))
+        held[control] = str(value)
+        self.option_values = {**self.option_values, key: held}
+        self._clear_error(f"options-{key}")
+
+    @rx.event
     def set_schedule_local(self, value: str):
         self.schedule_local = value
         self._clear_error("scheduled_at")
@@ -351,7 +428,9 @@ class PostEditorState(rx.State):
 
     def _refused(self, error: ServiceError):
         field = error.field or ""
-        if field in ("content", "scheduled_at", "timezone", "account_ids") or field.startswith("override-"):
+        if field in ("content", "scheduled_at", "timezone", "account_ids") or field.startswith(
+            ("override-", "options-")
+        ):
             self.errors = {**self.errors, field: error.message}
             self.form_error = ""
         else:
@@ -385,6 +464,7 @@ class PostEditorState(rx.State):
             "timezone": self.timezone,
             "account_ids": list(self.account_ids),
             "overrides": {int(k): v for k, v in self.overrides.items()},
+            "options": self._options(),
         }
         media_ids = [item.id for item in self.media]
         self.saving = True
@@ -415,6 +495,15 @@ class PostEditorState(rx.State):
             else "Saved as a draft."
         )
         return [rx.toast.success(message), *([event] if (event := _saved_event(saved_path)) else [])]
+
+    def _options(self) -> dict[int, dict]:
+        platforms = {account.id: account.platform for account in self.accounts}
+        return {
+            account_id: options_for_service(
+                platforms.get(account_id, ""), self.option_values.get(str(account_id), {})
+            )
+            for account_id in self.account_ids
+        }
 
     @rx.event
     async def overwrite(self, saved_path: str = ""):

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from postforge import routes
 from postforge.db import session_scope
+from postforge.models import Platform
 from postforge.platforms import rules
 from postforge.services.channels import post_metrics, publishing
 from postforge.services.content import posts
@@ -453,9 +454,7 @@ class PostsState(rx.State):
 
     @rx.event
     async def set_platform_filter(self, value: str):
-        known = {
-            p for p in ("sandbox", "x", "bluesky", "mastodon", "linkedin", "threads", "instagram", "facebook")
-        }
+        known = {platform.value for platform in Platform}
         self.platform_filter = value if value in known else ALL
         return await self._refilter()
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ from postforge import routes
 from tests.conftest import ON_CI, ROOT
 from tests.fakes.oidc_provider import FakeOIDCProvider
 from tests.fakes.server import serve
+from tests.fakes.tiktok_api import Creator, FakeTikTok
+from tests.fakes.youtube_api import Channel, FakeYouTube
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -93,9 +96,41 @@ def oidc_provider() -> Iterator[RunningProvider]:
         yield RunningProvider(provider, issuer)
 
 
+@dataclass
+class VideoPlatforms:
+    """Fake YouTube and TikTok the app's connect buttons and uploads point at."""
+
+    youtube: FakeYouTube
+    youtube_url: str
+    tiktok: FakeTikTok
+    tiktok_url: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "YOUTUBE_CLIENT_ID": self.youtube.client_id,
+            "YOUTUBE_CLIENT_SECRET": self.youtube.client_secret,
+            "YOUTUBE_API_BASE": self.youtube_url,
+            "YOUTUBE_AUTH_BASE": self.youtube_url,
+            "YOUTUBE_OAUTH_BASE": self.youtube_url,
+            "TIKTOK_CLIENT_KEY": self.tiktok.client_key,
+            "TIKTOK_CLIENT_SECRET": self.tiktok.client_secret,
+            "TIKTOK_API_BASE": self.tiktok_url,
+            "TIKTOK_AUTH_BASE": self.tiktok_url,
+        }
+
+
+@pytest.fixture(scope="session")
+def video_platforms() -> Iterator[VideoPlatforms]:
+    """Started before the app (which reads its settings once), shared by every journey."""
+    # No avatar addresses: the browser would try to load them from hosts that don't exist.
+    youtube, tiktok = FakeYouTube(channel=Channel(thumbnail="")), FakeTikTok(creator=Creator(avatar_url=""))
+    with serve(youtube.app) as youtube_url, serve(tiktok.app) as tiktok_url:
+        yield VideoPlatforms(youtube, youtube_url, tiktok, tiktok_url)
+
+
 @pytest.fixture(scope="session")
 def running_app(
-    tmp_path_factory: pytest.TempPathFactory, oidc_provider: RunningProvider
+    tmp_path_factory: pytest.TempPathFactory, oidc_provider: RunningProvider, video_platforms: VideoPlatforms
 ) -> Iterator[RunningApp]:
     """`postforge run` (web + worker + beat, embedded) on a free port with its own data dir."""
     if not Path(CHROMIUM).exists():
@@ -124,6 +159,7 @@ def running_app(
         "OIDC_CLIENT_SECRET": oidc_provider.provider.client_secret,
         "OIDC_LABEL": "Single sign-on",
         "API_URL": "",  # one port: the sign-on routes are served where the pages are
+        **video_platforms.env(),
     }
     log = data_dir / "postforge-run.log"
     with log.open("wb") as out:

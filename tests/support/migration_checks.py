@@ -195,20 +195,22 @@ class MigrationChecks:
         from sqlmodel import Session
 
         from postforge.models import DestinationStatus, PostDestination, PublishAttempt
-        from tests.support.factories import make_destination, make_post, make_social_account, make_workspace
+        from tests.support.factories import make_post, make_social_account, make_workspace
 
         migrate(empty_database_url, "0008")
         with Session(engine) as session:
             workspace = make_workspace(session)
             first, second = make_social_account(session, workspace), make_social_account(session, workspace)
             post = make_post(session, workspace, status="failed")
-            maybe_live = make_destination(session, post, first, status="failed", last_error="Gave up.")
-            plain = make_destination(session, post, second, status="failed", last_error="Too long.")
-            for row, outcomes in ((maybe_live, ("unknown", "transient")), (plain, ("rejected",))):
-                for number, outcome in enumerate(outcomes, start=1):
-                    session.add(PublishAttempt(destination_id=row.id, attempt_number=number, outcome=outcome))
             session.commit()
-            ids = (maybe_live.id, plain.id)
+            # Written with the table as it was at 0008: later revisions add destination columns.
+            maybe_live = _old_destination(session, post.id, first.id, last_error="Gave up.")
+            plain = _old_destination(session, post.id, second.id, last_error="Too long.")
+            for row_id, outcomes in ((maybe_live, ("unknown", "transient")), (plain, ("rejected",))):
+                for number, outcome in enumerate(outcomes, start=1):
+                    session.add(PublishAttempt(destination_id=row_id, attempt_number=number, outcome=outcome))
+            session.commit()
+            ids = (maybe_live, plain)
         migrate(empty_database_url)
         with Session(engine) as session:
             moved, kept = (session.get(PostDestination, i) for i in ids)
@@ -228,7 +230,7 @@ class MigrationChecks:
         from sqlmodel import Session
 
         from postforge.models import Notification, PublishAttempt
-        from tests.support.factories import make_destination, make_post, make_social_account, make_workspace
+        from tests.support.factories import make_post, make_social_account, make_workspace
 
         migrate(empty_database_url, "0008")
         expected: dict[int, tuple[str, str, str]] = {}  # post id: (before, after upgrade, after downgrade)
@@ -238,12 +240,14 @@ class MigrationChecks:
 
             def post_with(status: str, *destinations: str, upgraded: str = "", downgraded: str = "") -> None:
                 post = make_post(session, workspace, status=status)
+                session.flush()
                 for account, state in zip((one, two), destinations, strict=False):
-                    row = make_destination(session, post, account, status=state)
-                    session.add(PublishAttempt(destination_id=row.id, attempt_number=1, outcome="transient"))
+                    # Written with the table as it was at 0008: later revisions add destination columns.
+                    row_id = _old_destination(session, post.id, account.id, status=state)
+                    session.add(PublishAttempt(destination_id=row_id, attempt_number=1, outcome="transient"))
                     session.add(
                         Notification(
-                            workspace_id=workspace.id, title="t", post_id=post.id, destination_id=row.id
+                            workspace_id=workspace.id, title="t", post_id=post.id, destination_id=row_id
                         )
                     )
                 expected[post.id] = (status, upgraded or status, downgraded or status)
@@ -261,8 +265,9 @@ class MigrationChecks:
             post_with("cancelled", "needs_review", "cancelled")  # the author's choice stands
             # 0009 moves this one's destination to review (an unconfirmed try, then a failure).
             post = make_post(session, workspace, status="failed")
-            moved = make_destination(session, post, one, status="failed")
-            session.add(PublishAttempt(destination_id=moved.id, attempt_number=1, outcome="unknown"))
+            session.flush()
+            moved_id = _old_destination(session, post.id, one.id)
+            session.add(PublishAttempt(destination_id=moved_id, attempt_number=1, outcome="unknown"))
             expected[post.id] = ("failed", "needs_review", "failed")
             session.commit()
 
@@ -312,3 +317,64 @@ class MigrationChecks:
                 sa.text("SELECT count(*) FROM post_destinations WHERE post_id = :id"), {"id": gone}
             ).scalar_one()
         assert (left, rows()["post_destinations"]) == (0, before["post_destinations"] - 2)
+
+    def test_youtube_and_tiktok_accounts_fit_and_rebuilt_tables_keep_what_points_at_them(
+        self, empty_database_url: str, engine: Engine
+    ) -> None:
+        """0012 rebuilds the accounts table on SQLite: the destinations referencing its rows stay."""
+        from sqlmodel import Session
+
+        from postforge.models import Platform, PostDestination, Workspace
+        from tests.support.factories import make_post, make_social_account, make_workspace
+
+        migrate(empty_database_url, "0009")
+        with Session(engine) as session:
+            workspace = make_workspace(session)
+            account = make_social_account(session, workspace)
+            post = make_post(session, workspace, status="failed")
+            session.commit()
+            kept = _old_destination(session, post.id, account.id, last_error="Kept.")
+            session.commit()
+            workspace_id = workspace.id
+        with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO social_accounts (workspace_id, platform, platform_account_id, handle, "
+                    "display_name, avatar_url, instance_url, scopes, status, last_error, settings, "
+                    "created_at, updated_at) VALUES (:w, 'youtube', 'UC1', '', '', '', '', '', "
+                    "'connected', '', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"w": workspace_id},
+            )
+        migrate(empty_database_url)
+        engine.dispose()
+        with Session(engine) as session:
+            row = session.get(PostDestination, kept)
+            assert (row.last_error, row.options) == ("Kept.", {})
+            for platform in (Platform.YOUTUBE, Platform.TIKTOK):
+                make_social_account(session, session.get(Workspace, workspace_id), platform=platform)
+            session.commit()
+
+
+def _old_destination(
+    session, post_id: int, account_id: int, *, last_error: str = "", status: str = "failed"
+) -> int:
+    """A failed destination inserted through the table the database has now (not the model's)."""
+    import uuid
+
+    from postforge.models import utcnow
+
+    table = sa.Table("post_destinations", sa.MetaData(), autoload_with=session.connection())
+    now = utcnow()
+    values = {
+        "post_id": post_id,
+        "social_account_id": account_id,
+        "status": status,
+        "attempts": 0,
+        "last_error": last_error,
+        "idempotency_key": uuid.uuid4().hex,
+        "platform_state": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    return session.connection().execute(table.insert().values(**values)).inserted_primary_key[0]

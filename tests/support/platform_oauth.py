@@ -54,6 +54,9 @@ def connect(config: OAuthClientConfig, *, redirect_uri: str = REDIRECT_URI) -> d
     client, _state, verifier, callback = authorize(config, redirect_uri=redirect_uri)
     with client:
         token = client.fetch_token(
-            config.token_url, authorization_response=callback, code_verifier=verifier or None
+            config.token_url,
+            authorization_response=callback,
+            code_verifier=verifier or None,
+            **dict(config.extra_token_params),
         )
     return dict(token)

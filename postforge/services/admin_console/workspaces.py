@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from postforge.models import (
-    MediaAsset,
     Membership,
     PlanKind,
     Post,
@@ -36,6 +35,7 @@ from postforge.services.admin_console.users import MAX_PAGE_SIZE, PAGE_SIZE, cap
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
 from postforge.services.kernel.text_search import ESCAPE, contains_pattern
 from postforge.services.ledger import credits
+from postforge.services.media import quota
 from postforge.services.payments import billing
 
 COMPLIMENTARY_PREFIX = "comp_"  # stripe_subscription_id of a plan given in the console
@@ -172,11 +172,7 @@ def workspace_detail(
         .where(Post.workspace_id == workspace_id, col(Post.deleted_at).is_(None))
         .group_by(Post.status)
     ).all()
-    storage = session.execute(
-        sa.select(func.coalesce(func.sum(MediaAsset.size_bytes), 0)).where(
-            MediaAsset.workspace_id == workspace_id
-        )
-    ).scalar_one()
+    storage = quota.used_bytes(session, workspace_id)
     complimentary = tier.stripe_subscription_id.startswith(COMPLIMENTARY_PREFIX)
     return WorkspaceDetail(
         id=workspace.id or 0,

@@ -3,7 +3,7 @@
 Three ways in, one way to store the result (`_upsert`: one row per workspace, platform and
 platform account id, so a reconnect updates the same row and keeps its history):
 
-* **OAuth** (Mastodon, LinkedIn, X, Threads, Facebook, Instagram): `begin_oauth` stores a one-time
+* **OAuth** (Mastodon, LinkedIn, X, Threads, Facebook, Instagram, YouTube, TikTok): `begin_oauth` stores a one-time
   `OAuthAttempt` (purpose "connect") and returns the platform's authorization URL plus a
   *browser state*: a second random secret the browser keeps in a cookie scoped to the callback.
   `complete_oauth` (the callback route) claims the attempt exactly once, checks that cookie
@@ -88,6 +88,8 @@ PLATFORM_ORDER: tuple[Platform, ...] = (
     Platform.THREADS,
     Platform.FACEBOOK,
     Platform.INSTAGRAM,
+    Platform.YOUTUBE,
+    Platform.TIKTOK,
 )
 _CLIENT_ID_SETTING: dict[Platform, str] = {
     Platform.LINKEDIN: "linkedin_client_id",
@@ -95,8 +97,14 @@ _CLIENT_ID_SETTING: dict[Platform, str] = {
     Platform.THREADS: "threads_app_id",
     Platform.FACEBOOK: "facebook_app_id",
     Platform.INSTAGRAM: "facebook_app_id",
+    Platform.YOUTUBE: "youtube_client_id",
+    Platform.TIKTOK: "tiktok_client_key",
 }
-_FALLBACK_LABELS = {platform: platform.value.title() for platform in Platform} | {Platform.X: "X"}
+_FALLBACK_LABELS = {platform: platform.value.title() for platform in Platform} | {
+    Platform.X: "X",
+    Platform.YOUTUBE: "YouTube",
+    Platform.TIKTOK: "TikTok",
+}
 STATUS_LABELS = {
     AccountStatus.CONNECTED: "Connected",
     AccountStatus.NEEDS_RECONNECT: "Needs reconnect",
@@ -449,7 +457,7 @@ def _finish(
 def _exchange(
     config: OAuthClientConfig, redirect_uri: str, code: str, verifier: str, label: str, settings: Any
 ) -> dict:
-    extra = {"code_verifier": verifier} if verifier else {}
+    extra = dict(config.extra_token_params) | ({"code_verifier": verifier} if verifier else {})
     try:
         with _oauth_client(config, redirect_uri, settings) as client:
             return dict(client.fetch_token(config.token_url, code=code, **extra))

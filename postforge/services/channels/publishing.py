@@ -48,7 +48,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -262,6 +262,7 @@ class _Prepared:
     platform: str
     account_name: str
     credentials: AccountCredentials
+    options: Mapping[str, Any] = field(default_factory=dict)
     media: tuple[MediaItem, ...] = ()
 
 
@@ -381,12 +382,15 @@ def _claim_and_prepare(run: _Run) -> _Prepared | PublishResult:
             language=(post.meta or {}).get("language") or None,
             idempotency_key=destination.idempotency_key,
             state=dict(destination.platform_state or {}),
+            options=dict(destination.options or {}),
             account_id=account.id or 0,
             platform=str(account.platform),
             account_name=name,
             credentials=credentials,
             # Links and streams from storage, made now: the adapter call follows at once.
-            media=publish_media.media_items(session, post.id or 0) if media_count else (),
+            media=publish_media.media_items(session, post.id or 0, settings=run.settings)
+            if media_count
+            else (),
         )
 
 
@@ -451,6 +455,7 @@ def _call_adapter(
         language=prepared.language,
         media=prepared.media,
         checkpoint=lambda state: _checkpoint(run, state),
+        options=prepared.options,
     )
     with counting_requests() as sent:
         try:

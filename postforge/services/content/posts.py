@@ -35,6 +35,7 @@ from postforge.models import (
     utcnow,
 )
 from postforge.platforms import rules
+from postforge.platforms.options import OptionsError, check_options
 from postforge.services.content import post_media, post_status, publish_history
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import Conflict, NotFound, ValidationFailed
@@ -78,6 +79,7 @@ class DestinationView:
     attempts: int = 0
     next_attempt_at: datetime | None = None  # when the worker tries again (a failed try backs off)
     published_at: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # what the author chose for this platform
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,11 @@ def create_post(
     brand_id: int | None = None,
     meta: dict | None = None,
     media_ids: Sequence[int] = (),
+    options: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> PostView:
     """A new post: scheduled when `scheduled_at` (aware UTC) is given, else a draft; it shows the
-    library files `media_ids` in that order."""
+    library files `media_ids` in that order. `options` holds per-account platform choices (a YouTube
+    video's privacy, a TikTok post's audience)."""
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     chosen = _accounts(session, workspace_id, account_ids)
     post = insert_checked_post(
@@ -164,6 +168,7 @@ def create_post(
         brand_id=brand_id,
         meta=meta,
         media_ids=media_ids,
+        options=options,
     )
     return _view(session, post)
 
@@ -181,6 +186,7 @@ def insert_checked_post(
     brand_id: int | None = None,
     meta: dict | None = None,
     media_ids: Sequence[int] = (),
+    options: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Post:
     """Check and insert one post for `accounts` the caller has already loaded from this workspace.
 
@@ -194,6 +200,7 @@ def insert_checked_post(
     content = _clean_content(content)
     timezone = _clean_zone(timezone)
     texts = _clean_overrides(overrides, accounts)
+    choices = _clean_options(options, accounts)
     _require_something_written(content, texts)
     _check_brand(session, workspace_id, brand_id)
     meta = _clean_meta(meta)
@@ -220,7 +227,7 @@ def insert_checked_post(
     session.flush()
     if media_ids:
         post_media.link_media(session, post.id or 0, media_ids)
-    _sync_destinations(session, post, accounts, texts, scheduled_at)
+    _sync_destinations(session, post, accounts, texts, scheduled_at, choices)
     return post
 
 
@@ -243,12 +250,14 @@ def update_post(
     meta: dict | None = None,
     overwrite: bool = False,
     media_ids: Sequence[int] | None = None,
+    options: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> PostView:
     """Save the editor's whole state of a post: scheduled if `scheduled_at` is given, else a draft.
 
     `expected_version` is the version the editor loaded; if the post has changed since, PostChanged
     is raised unless `overwrite` is set. `brand_id` left out keeps the brand; `meta` None keeps it;
     `media_ids` None keeps the post's media, a list replaces them (in that order).
+    `options` None keeps each destination's platform choices.
     """
     workspaces.authorize(session, user_id=actor_id, workspace_id=workspace_id, action="write_posts")
     post = _load(session, workspace_id, post_id)
@@ -259,6 +268,7 @@ def update_post(
     timezone = _clean_zone(timezone)
     chosen = _accounts(session, workspace_id, account_ids, keep=_account_ids(session, post))
     texts = _clean_overrides(overrides, chosen)
+    choices = _clean_options(options, chosen)
     _require_something_written(content, texts)
     if brand_id is not _KEEP:
         _check_brand(session, workspace_id, brand_id)
@@ -287,7 +297,7 @@ def update_post(
     _write(session, post, version, values, now)
     if media_ids is not None:
         post_media.link_media(session, post_id, media_ids)
-    _sync_destinations(session, post, chosen, texts, scheduled_at)
+    _sync_destinations(session, post, chosen, texts, scheduled_at, choices)
     return _view(session, post)
 
 
@@ -617,6 +627,33 @@ def _clean_overrides(overrides: Mapping[int, str] | None, chosen: list[SocialAcc
     return texts
 
 
+def _clean_options(
+    options: Mapping[int, Mapping[str, Any]] | None, chosen: list[SocialAccount]
+) -> dict[int, dict[str, Any]] | None:
+    """Per-account platform choices for the chosen accounts, checked; None keeps what is stored."""
+    if options is None:
+        return None
+    accounts = {account.id: account for account in chosen}
+    cleaned: dict[int, dict[str, Any]] = {}
+    for key, value in options.items():
+        try:
+            account_id = int(key)
+        except (TypeError, ValueError):
+            continue
+        account = accounts.get(account_id)
+        if account is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise ValidationFailed("Platform options must be a mapping.", field=f"options-{account_id}")
+        try:
+            cleaned[account_id] = check_options(account.platform, value)
+        except OptionsError as error:
+            raise ValidationFailed(
+                f"{account_name(account)}: {error}", field=f"options-{account_id}"
+            ) from None
+    return cleaned
+
+
 def _require_something_written(content: str, texts: Mapping[int, str]) -> None:
     if not content and not any(texts.values()):
         raise ValidationFailed("Write something first: the post is empty.", field="content")
@@ -724,8 +761,10 @@ def _sync_destinations(
     chosen: list[SocialAccount],
     texts: Mapping[int, str],
     scheduled_at: datetime | None,
+    choices: Mapping[int, dict[str, Any]] | None = None,
 ) -> None:
-    """Make the post's destinations the chosen accounts, waiting for `scheduled_at` (None: a draft)."""
+    """Make the post's destinations the chosen accounts, waiting for `scheduled_at` (None: a draft).
+    `choices` (None: keep) are the destinations' platform options."""
     existing = {d.social_account_id: d for d in _destinations(session, post.id or 0)}
     maybe_live = publish_history.unconfirmed(session, [d for d in existing.values() if d.status == D.FAILED])
     chosen_ids = [account.id for account in chosen]
@@ -734,11 +773,14 @@ def _sync_destinations(
             session.delete(destination)
     for account in chosen:
         destination = existing.get(account.id or 0)
+        if destination is not None and choices is not None:
+            destination.options = dict(choices.get(account.id or 0, {}))
         if destination is None:
             destination = PostDestination(
                 post_id=post.id,
                 social_account_id=account.id,
                 idempotency_key=uuid.uuid4().hex,
+                options=dict((choices or {}).get(account.id or 0, {})),
             )
         elif destination.status == D.NEEDS_REVIEW or destination.id in maybe_live:
             # The post may be live there: the new text waits for the person's review answer.
@@ -859,6 +901,7 @@ def _duplicate(session: Session, source: Post, actor_id: int) -> PostView:
                 social_account_id=destination.social_account_id,
                 content_override=destination.content_override,
                 idempotency_key=uuid.uuid4().hex,
+                options=dict(destination.options or {}),
             )
         )
     session.flush()
@@ -969,6 +1012,7 @@ def _make_view(post: Post, pairs: list, *, media_count: int) -> PostView:
                 attempts=destination.attempts,
                 next_attempt_at=destination.next_attempt_at,
                 published_at=destination.published_at,
+                options=dict(destination.options or {}),
             )
             for destination, account in pairs
         ),

@@ -114,12 +114,14 @@ async def test_a_viewer_and_a_foreign_account_are_refused_through_the_state(worl
 
 async def test_starting_an_oauth_connect_binds_the_browser_and_sends_it_to_the_platform(world) -> None:
     state = await signed_in(world["tokens"]["Eddie"])
+    state.open_connect()
     state.choose("linkedin")
     redirect = await state.start_oauth()
 
     url = str(redirect.args[0][1]) if hasattr(redirect, "args") else ""
     assert "https://linkedin.example/oauth/v2/authorization" in url
     assert state.connect_binding  # the cookie the callback route reads
+    assert not state.dialog_open  # back from the platform, the page shows no stale dialog
     cookie = AccountsState.get_fields()["connect_binding"].default
     assert (cookie.name, cookie.path, cookie.max_age) == (
         routes.CONNECT_COOKIE,
