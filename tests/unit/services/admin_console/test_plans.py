@@ -15,7 +15,7 @@ PRO = {
     "price": "19.00",
     "credits": "100",
     "stripe_price_id": "",
-    "limits": {"max_accounts": "10"},
+    "limits": {"max_accounts": "10", "storage_mb": "25600"},  # as the form shows Pro unchanged
 }
 
 
