@@ -580,6 +580,15 @@ def facebook_long_lived_user_token(
     return long_lived.access_token
 
 
+def facebook_login_pages(
+    client: httpx.Client, settings: Any, token: Mapping[str, Any], fields: str, *, label: str
+) -> list[dict]:
+    """The Pages a Facebook Login granted (`fields` of each), read with the long-lived user token
+    so that the Page tokens among them never expire."""
+    user_token = facebook_long_lived_user_token(client, settings, token, label)
+    return list_pages(client, facebook_graph(settings), user_token, fields, label=label)
+
+
 def granted_scopes(token: Mapping[str, Any], default: tuple[str, ...]) -> str:
     scope = token.get("scope")
     if isinstance(scope, list | tuple):
