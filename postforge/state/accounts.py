@@ -12,10 +12,9 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge import routes
-from postforge.db import session_scope
 from postforge.services.channels import account_connect
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, run_in_session, workspace_shell
 
 # Inputs whose refusals are shown beside them; any other refusal is shown above the form.
 FORM_FIELDS = frozenset({"name", "handle", "identifier", "app_password", "service_url", "instance_url"})
@@ -48,11 +47,6 @@ class PlatformChoice(BaseModel):
     label: str
     connect_kind: str
     needs_instance: bool
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 def _item(card: account_connect.AccountCard) -> AccountItem:
@@ -144,10 +138,9 @@ class AccountsState(rx.State):
     # -- loading --------------------------------------------------------------------------------
 
     async def _context(self) -> tuple[int, int] | None:
-        shell = await self.get_state(ShellState)
-        if await shell.current_user() is None or not shell.workspace_id:
-            return None
-        return shell.user_id, shell.workspace_id
+        """(user id, workspace id) of the signed-in member with a workspace open, else None."""
+        shell = await workspace_shell(self)
+        return (shell.user_id, shell.workspace_id) if shell is not None else None
 
     @rx.event
     async def load(self):
@@ -162,7 +155,7 @@ class AccountsState(rx.State):
     async def _reload(self, user_id: int, workspace_id: int) -> None:
         try:
             cards = await asyncio.to_thread(
-                _run, account_connect.list_account_cards, user_id=user_id, workspace_id=workspace_id
+                run_in_session, account_connect.list_account_cards, user_id=user_id, workspace_id=workspace_id
             )
         except ServiceError as error:
             self.accounts, self.notice = [], error.message
@@ -179,7 +172,7 @@ class AccountsState(rx.State):
             return None
         try:
             outcome = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 account_connect.connect_outcome,
                 user_id=user_id,
                 workspace_id=workspace_id,
@@ -248,7 +241,7 @@ class AccountsState(rx.State):
         self.busy = True
         try:
             result = await asyncio.to_thread(
-                _run, connect, user_id=context[0], workspace_id=context[1], **fields
+                run_in_session, connect, user_id=context[0], workspace_id=context[1], **fields
             )
         except ServiceError as error:
             return self._refused(error)
@@ -270,7 +263,7 @@ class AccountsState(rx.State):
         self.busy = True
         try:
             url, browser_state = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 account_connect.begin_oauth,
                 user_id=context[0],
                 workspace_id=context[1],
@@ -321,7 +314,7 @@ class AccountsState(rx.State):
         self.disconnect_open = False
         try:
             failed = await asyncio.to_thread(
-                _run, account_connect.disconnect, user_id=context[0], account_id=self.disconnect_id
+                run_in_session, account_connect.disconnect, user_id=context[0], account_id=self.disconnect_id
             )
         except ServiceError as error:
             return rx.toast.error(error.message)
