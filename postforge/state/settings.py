@@ -38,6 +38,11 @@ class InviteItem(BaseModel):
     expires: str
 
 
+def _as_member(fn, **fields):
+    """`_attempt`'s work for a workspace service call: `fn` as the member, in their open workspace."""
+    return lambda shell: run_in_session(fn, actor_id=shell.user_id, workspace_id=shell.workspace_id, **fields)
+
+
 class SettingsState(rx.State):
     name: str = ""
     timezone: str = "UTC"
@@ -191,13 +196,7 @@ class SettingsState(rx.State):
             self.invite_email = ""
 
         return await self._attempt(
-            lambda shell: run_in_session(
-                workspaces.invite_member,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                email=email,
-                role=role,
-            ),
+            _as_member(workspaces.invite_member, email=email, role=role),
             f"Invitation sent to {email.strip()}.",
             then=sent,
         )
@@ -205,37 +204,21 @@ class SettingsState(rx.State):
     @rx.event
     async def revoke_invite(self, invite_id: int):
         return await self._attempt(
-            lambda shell: run_in_session(
-                workspaces.revoke_invite,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                invite_id=int(invite_id),
-            ),
+            _as_member(workspaces.revoke_invite, invite_id=int(invite_id)),
             "Invitation withdrawn.",
         )
 
     @rx.event
     async def change_role(self, member_user_id: int, role: str):
         return await self._attempt(
-            lambda shell: run_in_session(
-                workspaces.change_role,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                member_user_id=int(member_user_id),
-                role=role,
-            ),
+            _as_member(workspaces.change_role, member_user_id=int(member_user_id), role=role),
             "Role changed.",
         )
 
     @rx.event
     async def remove_member(self, member_user_id: int):
         return await self._attempt(
-            lambda shell: run_in_session(
-                workspaces.remove_member,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                member_user_id=int(member_user_id),
-            ),
+            _as_member(workspaces.remove_member, member_user_id=int(member_user_id)),
             "Member removed.",
         )
 
