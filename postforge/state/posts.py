@@ -18,6 +18,7 @@ from postforge.services.content import posts
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
 from postforge.services.tenancy import workspaces
+from postforge.state import paging
 from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState, in_workspace
 
@@ -244,11 +245,7 @@ class PostsState(rx.State):
 
     @rx.var
     def range_text(self) -> str:
-        if not self.total:
-            return "No posts"
-        first = self.page * PAGE_SIZE + 1
-        last = min(self.total, first + PAGE_SIZE - 1)
-        return f"{first}\u2013{last} of {self.total}"
+        return paging.range_text(self.page, PAGE_SIZE, self.total)
 
     @rx.var
     def has_previous(self) -> bool:
@@ -256,7 +253,7 @@ class PostsState(rx.State):
 
     @rx.var
     def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
+        return paging.has_next(self.page, PAGE_SIZE, self.total)
 
     @rx.var
     def all_selected(self) -> bool:
@@ -478,7 +475,7 @@ class PostsState(rx.State):
 
     @rx.event
     async def next_page(self):
-        if (self.page + 1) * PAGE_SIZE < self.total:
+        if paging.has_next(self.page, PAGE_SIZE, self.total):
             self.page += 1
             return await self._fetch()
         return None
