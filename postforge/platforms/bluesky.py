@@ -63,6 +63,7 @@ from postforge.platforms.base import (
     bearer,
     classify_http_error,
     error_message,
+    json_object,
     optional_json,
     retry_at_from_headers,
     send,
@@ -509,12 +510,7 @@ def _upload_blob(client: httpx.Client, target: _Target, item: MediaItem) -> dict
 
 def _job_status(response: httpx.Response) -> dict[str, Any]:
     """A video job's status, whether it comes wrapped (`jobStatus`) or bare (an error answer)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    if not isinstance(body, dict):
-        return {}
+    body = json_object(response)
     status = body.get("jobStatus")
     return status if isinstance(status, dict) else body
 
