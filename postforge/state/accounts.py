@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from postforge import routes
 from postforge.services.channels import account_connect
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState, run_in_session, workspace_shell
+from postforge.state.shell import ShellState, run_in_session, workspace_member
 
 # Inputs whose refusals are shown beside them; any other refusal is shown above the form.
 FORM_FIELDS = frozenset({"name", "handle", "identifier", "app_password", "service_url", "instance_url"})
@@ -137,14 +137,9 @@ class AccountsState(rx.State):
 
     # -- loading --------------------------------------------------------------------------------
 
-    async def _context(self) -> tuple[int, int] | None:
-        """(user id, workspace id) of the signed-in member with a workspace open, else None."""
-        shell = await workspace_shell(self)
-        return (shell.user_id, shell.workspace_id) if shell is not None else None
-
     @rx.event
     async def load(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             self.accounts, self.platforms = [], []
             return None
@@ -235,7 +230,7 @@ class AccountsState(rx.State):
 
     async def _connect_with(self, connect, **fields):
         """Run a form connect (sandbox, Bluesky) off the event loop; refusals show beside the form."""
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         self.busy = True
@@ -257,7 +252,7 @@ class AccountsState(rx.State):
         return await self._begin(self.chosen, instance_url=self.instance_url)
 
     async def _begin(self, platform: str, *, instance_url: str = "", reconnect_account_id: int | None = None):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         self.busy = True
@@ -308,7 +303,7 @@ class AccountsState(rx.State):
 
     @rx.event
     async def disconnect(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         self.disconnect_open = False

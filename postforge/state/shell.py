@@ -1,10 +1,10 @@
 """What the app shell shows on every page: the signed-in member's workspace, its balance, and
 whether the member's email address still needs confirming.
 
-Feature states act for that member through the helpers at the end: `workspace_shell` re-checks
-the session in the event at hand, `in_workspace` runs a service call as the member in the open
-workspace, `run_in_session` runs any service call in a transaction of its own. Service calls
-block: they run in a worker thread, never on the event loop.
+Feature states act for that member through the helpers at the end: `workspace_shell` (or
+`workspace_member`, its two ids) re-checks the session in the event at hand, `in_workspace` runs a
+service call as the member in the open workspace, `run_in_session` runs any service call in a
+transaction of its own. Service calls block: they run in a worker thread, never on the event loop.
 """
 
 import asyncio
@@ -134,3 +134,9 @@ async def workspace_shell(state: rx.State) -> ShellState | None:
     if await shell.current_user() is None or not shell.workspace_id:
         return None
     return shell
+
+
+async def workspace_member(state: rx.State) -> tuple[int, int] | None:
+    """`workspace_shell` as (user id, workspace id), for states that pass the two on."""
+    shell = await workspace_shell(state)
+    return (shell.user_id, shell.workspace_id) if shell is not None else None
