@@ -245,6 +245,19 @@ class PostMetricsSnapshot:
     shares: int | None = None
 
 
+def metric_count(value: Any) -> int | None:
+    """A count as a platform's answer gave it: a whole number ≥ 0, else None (unknown)."""
+    # bool is an int in Python; a count never is one.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def metric_sum(*counts: int | None) -> int | None:
+    """Counts that make one figure (reposts and quotes both spread a post); None only when the
+    platform reported none of them."""
+    known = [count for count in counts if count is not None]
+    return sum(known) if known else None
+
+
 def upload_budget(settings: Any, override: float | None = None) -> float:
     """How long one publish may spend uploading before it stops at a chunk boundary and lets the
     next try continue from its checkpoint: half the publish lease, so a long video never meets the
@@ -512,6 +525,32 @@ def _message_in(body: Any) -> str:
         if isinstance(errors, list) and errors:
             return _message_in(errors[0])
     return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Small pieces of requests and answers
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The header that authenticates a call with `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's body when it is a JSON object; {} for anything else (no JSON, a list, …)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def optional_json(response: httpx.Response | Outcome) -> dict[str, Any]:
+    """The JSON object of a 200 answer, else {}: for an optional step of a connect (a profile
+    picture, an instance's limits), which never makes the connect fail."""
+    if not isinstance(response, httpx.Response) or response.status_code != 200:
+        return {}
+    return json_object(response)
 
 
 def new_state_token(nbytes: int = 24) -> str:

@@ -60,8 +60,11 @@ from postforge.platforms.base import (
     ServerUnusable,
     TokenSet,
     Transient,
+    bearer,
     classify_http_error,
     error_message,
+    json_object,
+    optional_json,
     retry_at_from_headers,
     send,
 )
@@ -183,7 +186,7 @@ class BlueskyAdapter(PlatformAdapter):
                 client,
                 "POST",
                 f"{service}/xrpc/com.atproto.server.refreshSession",
-                headers=_bearer(account.refresh_token),
+                headers=bearer(account.refresh_token),
             )
         if not isinstance(response, httpx.Response):
             raise RefreshUnavailable(f"Bluesky could not be reached to renew the session: {response.error}")
@@ -351,7 +354,7 @@ class BlueskyAdapter(PlatformAdapter):
             params={"did": target.did, "name": f"video-{item.media_id or 'upload'}.mp4"},
             content=media_upload.chunks(item),
             headers={
-                **_bearer(token),
+                **bearer(token),
                 "Content-Type": item.mime_type,
                 **media_upload.length_header(item.size_bytes),
             },
@@ -375,7 +378,7 @@ class BlueskyAdapter(PlatformAdapter):
                 "GET",
                 f"{service}/xrpc/app.bsky.feed.getPosts",
                 params={"uris": platform_post_id},
-                headers=_bearer(account.access_token),
+                headers=bearer(account.access_token),
             )
         if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
@@ -408,7 +411,7 @@ class _Target:
 
     @property
     def auth(self) -> dict[str, str]:
-        return _bearer(self.account.access_token)
+        return bearer(self.account.access_token)
 
     def published(self, rkey: str) -> Published:
         profile = self.account.handle.lstrip("@") or self.did
@@ -507,12 +510,7 @@ def _upload_blob(client: httpx.Client, target: _Target, item: MediaItem) -> dict
 
 def _job_status(response: httpx.Response) -> dict[str, Any]:
     """A video job's status, whether it comes wrapped (`jobStatus`) or bare (an error answer)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    if not isinstance(body, dict):
-        return {}
+    body = json_object(response)
     status = body.get("jobStatus")
     return status if isinstance(status, dict) else body
 
@@ -724,15 +722,9 @@ def _profile(client: httpx.Client, service: str, did: str, access_token: str) ->
         "GET",
         f"{service}/xrpc/app.bsky.actor.getProfile",
         params={"actor": did},
-        headers=_bearer(access_token),
+        headers=bearer(access_token),
     )
-    if not isinstance(response, httpx.Response) or response.status_code != 200:
-        return {}
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    return optional_json(response)
 
 
 def _json_object(
@@ -757,10 +749,6 @@ def _error_code(response: httpx.Response) -> str:
         return ""
     code = body.get("error") if isinstance(body, dict) else None
     return code if isinstance(code, str) else ""
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _host(service: str) -> str:

@@ -127,9 +127,8 @@ class InstagramAdapter(PlatformAdapter):
     def complete_oauth(self, token: Mapping[str, Any], *, instance_url: str = "") -> list[ConnectedAccount]:
         scopes = meta_graph.granted_scopes(token, SCOPES)
         with self.http() as client:
-            user_token = meta_graph.facebook_long_lived_user_token(client, self.settings, token, self.label)
-            pages = meta_graph.list_pages(
-                client, meta_graph.facebook_graph(self.settings), user_token, PAGE_FIELDS, label=self.label
+            pages = meta_graph.facebook_login_pages(
+                client, self.settings, token, PAGE_FIELDS, label=self.label
             )
         accounts = [
             _instagram_account(page, scopes)

@@ -29,7 +29,6 @@ What makes LinkedIn different from the other platforms:
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +37,7 @@ from urllib.parse import quote
 import httpx
 
 from postforge.models.social import Platform
-from postforge.platforms import media_upload
+from postforge.platforms import media_upload, oauth2
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
@@ -60,8 +59,11 @@ from postforge.platforms.base import (
     TokenSet,
     Transient,
     Unknown,
+    bearer,
     classify_http_error,
     error_message,
+    json_object,
+    metric_count,
     retry_at_from_headers,
     send,
 )
@@ -301,7 +303,7 @@ class LinkedInAdapter(PlatformAdapter):
         if not isinstance(response, httpx.Response):
             return response
         if response.status_code in (200, 201):
-            return _json(response)
+            return json_object(response)
         return self._media_failure(response)
 
     def _put_part(
@@ -313,7 +315,7 @@ class LinkedInAdapter(PlatformAdapter):
             url,
             content=content,
             headers={
-                "Authorization": f"Bearer {token}",
+                **bearer(token),
                 "Content-Type": "application/octet-stream",
                 **media_upload.length_header(length),
             },
@@ -343,7 +345,7 @@ class LinkedInAdapter(PlatformAdapter):
                 return True
             if response.status_code != 200:
                 return self._media_failure(response)
-            body = _json(response)
+            body = json_object(response)
             status = str(body.get("status") or "")
             if status == "AVAILABLE":
                 return True
@@ -387,23 +389,23 @@ class LinkedInAdapter(PlatformAdapter):
             )
         if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
-        body = _json(response)
+        body = json_object(response)
         likes = body.get("likesSummary")
         comments = body.get("commentsSummary")
         if not isinstance(likes, dict) and not isinstance(comments, dict):
             return None  # not a social actions answer
         comments = comments if isinstance(comments, dict) else {}
-        comment_count = _count(comments.get("aggregatedTotalComments"))
+        comment_count = metric_count(comments.get("aggregatedTotalComments"))
         if comment_count is None:
-            comment_count = _count(comments.get("totalFirstLevelComments"))
+            comment_count = metric_count(comments.get("totalFirstLevelComments"))
         return PostMetricsSnapshot(
-            likes=_count(likes.get("totalLikes")) if isinstance(likes, dict) else None,
+            likes=metric_count(likes.get("totalLikes")) if isinstance(likes, dict) else None,
             comments=comment_count,
         )
 
     def _rest_headers(self, access_token: str) -> dict[str, str]:
         return {
-            "Authorization": f"Bearer {access_token}",
+            **bearer(access_token),
             "LinkedIn-Version": self.settings.linkedin_version,
             "X-Restli-Protocol-Version": RESTLI_PROTOCOL_VERSION,
         }
@@ -454,31 +456,16 @@ class LinkedInAdapter(PlatformAdapter):
         if not (client_id and client_secret):
             raise RefreshUnavailable(_NOT_CONFIGURED)
         with self.http() as client:
-            response = send(
+            answer = oauth2.refresh_grant(
                 client,
-                "POST",
                 self._token_url(),
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": account.refresh_token,
-                    "client_id": client_id,
-                    "client_secret": client_secret,
-                },
+                account.refresh_token,
+                label=self.label,
+                client_id=client_id,
+                client_secret=client_secret,
                 headers={"Accept": "application/json"},
             )
-        if not isinstance(response, httpx.Response):
-            raise RefreshUnavailable(f"Could not reach LinkedIn to renew access: {response.error}")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RefreshUnavailable(f"LinkedIn could not renew access now ({response.status_code}).")
-        if response.status_code != 200:
-            raise RefreshRevoked(
-                f"LinkedIn refused to renew access: {error_message(response)}. Reconnect the account.",
-                http_status=response.status_code,
-            )
-        body = _json(response)
-        if not body.get("access_token"):
-            raise RefreshUnavailable("LinkedIn's renewal answer carried no access token.")
-        return token_set(body)
+        return token_set(answer)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -498,24 +485,15 @@ class LinkedInAdapter(PlatformAdapter):
         )
 
     def complete_oauth(self, token: Mapping[str, Any], *, instance_url: str = "") -> list[ConnectedAccount]:
-        access_token = token.get("access_token")
-        if not access_token:
-            raise ConnectFailed("LinkedIn sent no access token; try connecting again.")
+        access_token = oauth2.granted_access_token(token, self.label)
         with self.http() as client:
-            response = send(
+            member = oauth2.read_profile(
                 client,
-                "GET",
                 f"{self.settings.linkedin_api_base}/v2/userinfo",
-                headers={"Authorization": f"Bearer {access_token}"},
+                access_token,
+                label=self.label,
+                describe=_linkedin_message,
             )
-        if not isinstance(response, httpx.Response):
-            raise ConnectFailed(f"Could not reach LinkedIn to read your profile: {response.error}")
-        if response.status_code != 200:
-            raise ConnectFailed(
-                f"LinkedIn did not share your profile: {_linkedin_message(response)}",
-                http_status=response.status_code,
-            )
-        member = _json(response)
         sub = str(member.get("sub") or "")
         if not sub:
             raise ConnectFailed("LinkedIn's profile answer did not say who you are; try connecting again.")
@@ -571,32 +549,8 @@ def _daily_reset(headers: Mapping[str, str], *, now: datetime | None = None) -> 
     return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def token_set(token: Mapping[str, Any]) -> TokenSet:
     """A token endpoint's answer (or authlib's token dict) as a TokenSet. LinkedIn lists scopes
     with commas; they are stored space-separated like every other platform's."""
-    return TokenSet(
-        access_token=str(token["access_token"]),
-        refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
-        expires_at=_expires_at(token),
-        scopes=" ".join(part for part in re.split(r"[,\s]+", str(token.get("scope") or "")) if part),
-    )
-
-
-def _expires_at(token: Mapping[str, Any]) -> datetime | None:
-    if token.get("expires_at"):  # authlib computes it when it fetched the token
-        return datetime.fromtimestamp(float(token["expires_at"]), UTC)
-    if token.get("expires_in"):
-        return datetime.fromtimestamp(time.time() + float(token["expires_in"]), UTC)
-    return None
+    scopes = " ".join(part for part in re.split(r"[,\s]+", str(token.get("scope") or "")) if part)
+    return oauth2.token_set(token, scopes=scopes)

@@ -48,8 +48,10 @@ from postforge.platforms.base import (
     TokenSet,
     Transient,
     Unknown,
+    bearer,
     classify_http_error,
     error_message,
+    optional_json,
     send,
 )
 
@@ -195,7 +197,7 @@ class MastodonAdapter(PlatformAdapter):
                 "GET",
                 f"{instance}/api/v1/accounts/verify_credentials",
                 instance,
-                headers=_bearer(access_token),
+                headers=bearer(access_token),
             )
             if response.status_code != 200:
                 raise ConnectFailed(
@@ -229,7 +231,7 @@ class MastodonAdapter(PlatformAdapter):
         body: dict[str, Any] = {"status": request.text, "visibility": "public"}
         if request.language:
             body["language"] = request.language
-        headers = {**_bearer(request.account.access_token), "Idempotency-Key": request.idempotency_key}
+        headers = {**bearer(request.account.access_token), "Idempotency-Key": request.idempotency_key}
         with self.http() as client:
             if request.media:
                 media_ids = self._upload_all(client, instance, request)
@@ -299,7 +301,7 @@ class MastodonAdapter(PlatformAdapter):
                 f"{instance}/api/v2/media",
                 data={"description": item.alt_text} if item.alt_text else {},
                 files={"file": (_file_name(item), stream, item.mime_type)},
-                headers=_bearer(token),
+                headers=bearer(token),
             )
         finally:
             stream.close()
@@ -320,7 +322,7 @@ class MastodonAdapter(PlatformAdapter):
         processing failed; Transient when still processing after the bounded wait."""
 
         def check() -> Outcome | str | None:
-            response = send(client, "GET", f"{instance}/api/v1/media/{media_id}", headers=_bearer(token))
+            response = send(client, "GET", f"{instance}/api/v1/media/{media_id}", headers=bearer(token))
             if not isinstance(response, httpx.Response):
                 return response
             if response.status_code == 206:
@@ -352,7 +354,7 @@ class MastodonAdapter(PlatformAdapter):
                 client,
                 "GET",
                 f"{instance}/api/v1/statuses/{platform_post_id}",
-                headers=_bearer(account.access_token),
+                headers=bearer(account.access_token),
             )
         if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
@@ -371,10 +373,6 @@ class MastodonAdapter(PlatformAdapter):
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _host(instance: str) -> str:
@@ -411,14 +409,7 @@ def _json_object(response: httpx.Response, instance: str) -> dict[str, Any]:
 
 def _instance_info(client: httpx.Client, instance: str) -> dict[str, Any]:
     """`/api/v2/instance`, or {} when the instance can't tell (an optional step of a connect)."""
-    response = send(client, "GET", f"{instance}/api/v2/instance")
-    if not isinstance(response, httpx.Response) or response.status_code != 200:
-        return {}
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    return optional_json(send(client, "GET", f"{instance}/api/v2/instance"))
 
 
 def _max_characters(info: Mapping[str, Any]) -> int:

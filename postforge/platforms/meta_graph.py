@@ -46,6 +46,8 @@ from postforge.platforms.base import (
     Unknown,
     classify_http_error,
     error_message,
+    json_object,
+    metric_count,
     send,
 )
 
@@ -228,16 +230,11 @@ def _insight_value(item: Mapping[str, Any]) -> int | None:
     (Meta uses both, depending on the metric and the API version)."""
     total = item.get("total_value")
     if isinstance(total, dict):
-        return _count(total.get("value"))
+        return metric_count(total.get("value"))
     values = item.get("values")
     if isinstance(values, list) and values and isinstance(values[0], dict):
-        return _count(values[0].get("value"))
+        return metric_count(values[0].get("value"))
     return None
-
-
-def _count(value: Any) -> int | None:
-    # bool is an int in Python; a count never is one.
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def expires_at_from(body: Mapping[str, Any], *, now: datetime | None = None) -> datetime | None:
@@ -266,8 +263,8 @@ def refresh_token(client: httpx.Client, url: str, params: Mapping[str, str], *, 
     if not isinstance(answer, httpx.Response):
         raise RefreshUnavailable(f"{label} could not be reached to renew the token: {answer.error}")
     if answer.status_code < 400:
-        body = _json_object(answer)
-        if body and body.get("access_token"):
+        body = json_object(answer)
+        if body.get("access_token"):
             return TokenSet(access_token=str(body["access_token"]), expires_at=expires_at_from(body))
         raise RefreshUnavailable(f"{label} answered the token renewal without a token.")
     outcome = outcome_of_graph_error(answer)
@@ -287,19 +284,11 @@ def _token_call(client: httpx.Client, url: str, params: Mapping[str, str]) -> di
     answer = send(client, "GET", url, params=params)
     if not isinstance(answer, httpx.Response):
         return answer.error
-    body = _json_object(answer)
-    if answer.status_code >= 400 or not body or not body.get("access_token"):
+    body = json_object(answer)
+    if answer.status_code >= 400 or not body.get("access_token"):
         error = graph_error(answer)
         return (error.describe() if error else error_message(answer)) or f"HTTP {answer.status_code}"
     return body
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def fetch_for_connect(
@@ -326,7 +315,7 @@ def list_pages(client: httpx.Client, graph: str, user_token: str, fields: str, *
         answer = send(client, "GET", next_url)
         if not isinstance(answer, httpx.Response) or answer.status_code >= 400:
             raise ConnectFailed(f"{label} stopped listing your Pages part way; try connecting again.")
-        body = _json_object(answer) or {}
+        body = json_object(answer)
     return pages
 
 
@@ -589,6 +578,15 @@ def facebook_long_lived_user_token(
         label=label,
     )
     return long_lived.access_token
+
+
+def facebook_login_pages(
+    client: httpx.Client, settings: Any, token: Mapping[str, Any], fields: str, *, label: str
+) -> list[dict]:
+    """The Pages a Facebook Login granted (`fields` of each), read with the long-lived user token
+    so that the Page tokens among them never expire."""
+    user_token = facebook_long_lived_user_token(client, settings, token, label)
+    return list_pages(client, facebook_graph(settings), user_token, fields, label=label)
 
 
 def granted_scopes(token: Mapping[str, Any], default: tuple[str, ...]) -> str:

@@ -34,6 +34,7 @@ from postforge.platforms.base import (
     RateLimitPolicy,
     Rejected,
     TokenSet,
+    metric_sum,
 )
 
 API_VERSION = "v1.0"
@@ -91,7 +92,7 @@ class ThreadsAdapter(PlatformAdapter):
             impressions=numbers.get("views"),
             likes=numbers.get("likes"),
             comments=numbers.get("replies"),
-            shares=_sum(numbers.get("reposts"), numbers.get("quotes")),
+            shares=metric_sum(numbers.get("reposts"), numbers.get("quotes")),
         )
 
     def _container_api(self, account: AccountCredentials) -> meta_graph.ContainerApi:
@@ -210,9 +211,3 @@ def _media_params(media: MediaItem) -> dict[str, str] | Rejected:
     if media.alt_text:
         params["alt_text"] = media.alt_text
     return params
-
-
-def _sum(*counts: int | None) -> int | None:
-    """Reposts and quotes both spread a post; None only when Threads reported neither."""
-    known = [count for count in counts if count is not None]
-    return sum(known) if known else None

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from postforge.models.social import Platform
-from postforge.platforms import media_upload
+from postforge.platforms import media_upload, oauth2
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
@@ -53,8 +53,12 @@ from postforge.platforms.base import (
     TokenSet,
     Transient,
     Unknown,
+    bearer,
     classify_http_error,
     error_message,
+    json_object,
+    metric_count,
+    metric_sum,
     send,
 )
 from postforge.platforms.rules import text_problems
@@ -107,7 +111,7 @@ class XAdapter(PlatformAdapter):
                 "POST",
                 f"{self.settings.x_api_base}/2/tweets",
                 json=body,
-                headers=_auth(request.account.access_token),
+                headers=bearer(request.account.access_token),
             )
         if not isinstance(response, httpx.Response):
             return response
@@ -262,20 +266,22 @@ class XAdapter(PlatformAdapter):
                 "GET",
                 f"{self.settings.x_api_base}/2/tweets/{platform_post_id}",
                 params={"tweet.fields": "public_metrics"},
-                headers={"Authorization": f"Bearer {account.access_token}"},
+                headers=bearer(account.access_token),
             )
         if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
         # A deleted or hidden post is still a 200, with only `errors` (Not Found Error) and no `data`.
-        data = _json(response).get("data")
+        data = json_object(response).get("data")
         counts = data.get("public_metrics") if isinstance(data, dict) else None
         if not isinstance(counts, dict):
             return None
         return PostMetricsSnapshot(
-            impressions=_count(counts.get("impression_count")),
-            likes=_count(counts.get("like_count")),
-            comments=_count(counts.get("reply_count")),
-            shares=_sum(_count(counts.get("retweet_count")), _count(counts.get("quote_count"))),
+            impressions=metric_count(counts.get("impression_count")),
+            likes=metric_count(counts.get("like_count")),
+            comments=metric_count(counts.get("reply_count")),
+            shares=metric_sum(
+                metric_count(counts.get("retweet_count")), metric_count(counts.get("quote_count"))
+            ),
         )
 
     # -- tokens ---------------------------------------------------------------------------------
@@ -290,30 +296,15 @@ class XAdapter(PlatformAdapter):
         if not client_id:
             raise RefreshUnavailable(_NOT_CONFIGURED)
         with self.http() as client:
-            response = send(
+            answer = oauth2.refresh_grant(
                 client,
-                "POST",
                 self._token_url(),
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": account.refresh_token,
-                    "client_id": client_id,
-                },
+                account.refresh_token,
+                label=self.label,
+                client_id=client_id,
                 auth=self._client_auth(),
             )
-        if not isinstance(response, httpx.Response):
-            raise RefreshUnavailable(f"Could not reach X to renew access: {response.error}")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RefreshUnavailable(f"X could not renew access now ({response.status_code}).")
-        if response.status_code != 200:
-            raise RefreshRevoked(
-                f"X refused to renew access: {error_message(response)}. Reconnect the account.",
-                http_status=response.status_code,
-            )
-        body = _json(response)
-        if not body.get("access_token"):
-            raise RefreshUnavailable("X's renewal answer carried no access token.")
-        return token_set(body)
+        return oauth2.token_set(answer)
 
     def _client_auth(self) -> httpx.BasicAuth | None:
         """Confidential clients authenticate with HTTP Basic; public ones only name their client_id."""
@@ -338,24 +329,17 @@ class XAdapter(PlatformAdapter):
         )
 
     def complete_oauth(self, token: Mapping[str, Any], *, instance_url: str = "") -> list[ConnectedAccount]:
-        access_token = token.get("access_token")
-        if not access_token:
-            raise ConnectFailed("X sent no access token; try connecting again.")
+        access_token = oauth2.granted_access_token(token, self.label)
         with self.http() as client:
-            response = send(
+            me = oauth2.read_profile(
                 client,
-                "GET",
                 f"{self.settings.x_api_base}/2/users/me",
+                access_token,
+                label=self.label,
+                describe=x_message,
                 params={"user.fields": "profile_image_url"},
-                headers={"Authorization": f"Bearer {access_token}"},
             )
-        if not isinstance(response, httpx.Response):
-            raise ConnectFailed(f"Could not reach X to read your profile: {response.error}")
-        if response.status_code != 200:
-            raise ConnectFailed(
-                f"X did not share your profile: {x_message(response)}", http_status=response.status_code
-            )
-        user = _json(response).get("data") or {}
+        user = me.get("data") or {}
         if not user.get("id") or not user.get("username"):
             raise ConnectFailed("X's profile answer did not say who you are; try connecting again.")
         profile = AccountProfile(
@@ -364,7 +348,7 @@ class XAdapter(PlatformAdapter):
             display_name=str(user.get("name") or user["username"]),
             avatar_url=str(user.get("profile_image_url") or ""),
         )
-        return [ConnectedAccount(profile=profile, tokens=token_set(token))]
+        return [ConnectedAccount(profile=profile, tokens=oauth2.token_set(token))]
 
     def _token_url(self) -> str:
         return f"{self.settings.x_api_base}/2/oauth2/token"
@@ -382,19 +366,15 @@ def media_category(mime_type: str) -> str:
     return "tweet_image"
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _media_call(
     client: httpx.Client, method: str, url: str, token: str, **kwargs: Any
 ) -> dict[str, Any] | Outcome:
     """One media endpoint call: its `data` object, or the outcome of its failure."""
-    response = send(client, method, url, headers=_auth(token), **kwargs)
+    response = send(client, method, url, headers=bearer(token), **kwargs)
     if not isinstance(response, httpx.Response):
         return response
     if response.status_code in (200, 201, 202, 204):
-        data = _json(response).get("data")
+        data = json_object(response).get("data")
         return data if isinstance(data, dict) else {}
     message = x_message(response)
     if response.status_code == 429:
@@ -411,7 +391,7 @@ def _media_call(
 def _publish_outcome(response: httpx.Response, handle: str) -> Outcome:
     status = response.status_code
     if status == 201:
-        post_id = str((_json(response).get("data") or {}).get("id") or "")
+        post_id = str((json_object(response).get("data") or {}).get("id") or "")
         if not post_id:  # created, but we cannot say which post it is: a person must look
             return Unknown("X accepted the post but did not say which post it made.", status)
         return Published(post_id, url=post_url(handle, post_id))
@@ -433,7 +413,7 @@ def post_url(handle: str, post_id: str) -> str:
 def x_message(response: httpx.Response) -> str:
     """The most specific message in X's problem+json: a parameter error's `message` first, then
     `detail`, then `title` (a 400's detail is only "One or more parameters … was invalid")."""
-    body = _json(response)
+    body = json_object(response)
     errors = body.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
         return str(errors[0]["message"])
@@ -463,39 +443,3 @@ def _epoch(value: str) -> datetime | None:
         return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError):
         return None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _sum(*counts: int | None) -> int | None:
-    """Reposts and quotes both spread a post; None only when X reported neither."""
-    known = [count for count in counts if count is not None]
-    return sum(known) if known else None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def token_set(token: Mapping[str, Any]) -> TokenSet:
-    """A token endpoint's answer (or authlib's token dict) as a TokenSet."""
-    return TokenSet(
-        access_token=str(token["access_token"]),
-        refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
-        expires_at=_expires_at(token),
-        scopes=str(token.get("scope") or ""),
-    )
-
-
-def _expires_at(token: Mapping[str, Any]) -> datetime | None:
-    if token.get("expires_at"):  # authlib computes it when it fetched the token
-        return datetime.fromtimestamp(float(token["expires_at"]), UTC)
-    if token.get("expires_in"):
-        return datetime.fromtimestamp(time.time() + float(token["expires_in"]), UTC)
-    return None

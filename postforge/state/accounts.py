@@ -12,10 +12,9 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge import routes
-from postforge.db import session_scope
 from postforge.services.channels import account_connect
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, run_in_session, workspace_member
 
 # Inputs whose refusals are shown beside them; any other refusal is shown above the form.
 FORM_FIELDS = frozenset({"name", "handle", "identifier", "app_password", "service_url", "instance_url"})
@@ -48,11 +47,6 @@ class PlatformChoice(BaseModel):
     label: str
     connect_kind: str
     needs_instance: bool
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 def _item(card: account_connect.AccountCard) -> AccountItem:
@@ -143,15 +137,9 @@ class AccountsState(rx.State):
 
     # -- loading --------------------------------------------------------------------------------
 
-    async def _context(self) -> tuple[int, int] | None:
-        shell = await self.get_state(ShellState)
-        if await shell.current_user() is None or not shell.workspace_id:
-            return None
-        return shell.user_id, shell.workspace_id
-
     @rx.event
     async def load(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             self.accounts, self.platforms = [], []
             return None
@@ -162,7 +150,7 @@ class AccountsState(rx.State):
     async def _reload(self, user_id: int, workspace_id: int) -> None:
         try:
             cards = await asyncio.to_thread(
-                _run, account_connect.list_account_cards, user_id=user_id, workspace_id=workspace_id
+                run_in_session, account_connect.list_account_cards, user_id=user_id, workspace_id=workspace_id
             )
         except ServiceError as error:
             self.accounts, self.notice = [], error.message
@@ -179,7 +167,7 @@ class AccountsState(rx.State):
             return None
         try:
             outcome = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 account_connect.connect_outcome,
                 user_id=user_id,
                 workspace_id=workspace_id,
@@ -242,13 +230,13 @@ class AccountsState(rx.State):
 
     async def _connect_with(self, connect, **fields):
         """Run a form connect (sandbox, Bluesky) off the event loop; refusals show beside the form."""
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         self.busy = True
         try:
             result = await asyncio.to_thread(
-                _run, connect, user_id=context[0], workspace_id=context[1], **fields
+                run_in_session, connect, user_id=context[0], workspace_id=context[1], **fields
             )
         except ServiceError as error:
             return self._refused(error)
@@ -264,13 +252,13 @@ class AccountsState(rx.State):
         return await self._begin(self.chosen, instance_url=self.instance_url)
 
     async def _begin(self, platform: str, *, instance_url: str = "", reconnect_account_id: int | None = None):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         self.busy = True
         try:
             url, browser_state = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 account_connect.begin_oauth,
                 user_id=context[0],
                 workspace_id=context[1],
@@ -315,13 +303,13 @@ class AccountsState(rx.State):
 
     @rx.event
     async def disconnect(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         self.disconnect_open = False
         try:
             failed = await asyncio.to_thread(
-                _run, account_connect.disconnect, user_id=context[0], account_id=self.disconnect_id
+                run_in_session, account_connect.disconnect, user_id=context[0], account_id=self.disconnect_id
             )
         except ServiceError as error:
             return rx.toast.error(error.message)

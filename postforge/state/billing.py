@@ -14,14 +14,13 @@ import reflex as rx
 from pydantic import BaseModel
 
 from postforge import outbound, routes
-from postforge.db import session_scope
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
 from postforge.services.payments import billing, stripe_sandbox
 from postforge.settings import get_settings
 from postforge.state import background
 from postforge.state.session_guard import still_signed_in
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace, run_in_session
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +29,6 @@ WAIT_SECONDS = 60  # how long the success page waits for Stripe's confirmation b
 POLL_SECONDS = 1.0
 SANDBOX_SETTLE_SECONDS = 3.0  # a "delayed" sandbox payment method clears after this pause
 SANDBOX_WEBHOOK_DEADLINE_SECONDS = 10.0  # each call to this server's own webhook, whole
-
-
-def _run(fn, *args, **kwargs):
-    with session_scope() as session:
-        return fn(session, *args, **kwargs)
 
 
 def _query(state: rx.State, name: str) -> str:
@@ -137,15 +131,13 @@ class BillingState(rx.State):
     async def _tier(self, shell: ShellState) -> billing.TierView | None:
         if not shell.workspace_id:
             return None
-        return await asyncio.to_thread(
-            _run, billing.current_subscription, actor_id=shell.user_id, workspace_id=shell.workspace_id
-        )
+        return await in_workspace(shell, billing.current_subscription)
 
     @rx.event
     async def load_plans(self):
         shell = await self.get_state(ShellState)
         self.mode, self.buying = billing.checkout_mode(), ""
-        plans = await asyncio.to_thread(_run, billing.list_plans)
+        plans = await asyncio.to_thread(run_in_session, billing.list_plans)
         current = ""
         if shell.is_workspace_admin:
             tier = await self._tier(shell)
@@ -162,13 +154,7 @@ class BillingState(rx.State):
         self.buying = plan_code
         yield
         try:
-            started = await asyncio.to_thread(
-                _run,
-                billing.start_checkout,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                plan_code=plan_code,
-            )
+            started = await in_workspace(shell, billing.start_checkout, plan_code=plan_code)
         except ServiceError as error:
             self.buying = ""
             yield rx.toast.error(error.message)
@@ -203,14 +189,7 @@ class BillingState(rx.State):
         self.tier_note = f"{credits_note} · up to {accounts} social accounts" if accounts else credits_note
 
     async def _load_payments(self, shell: ShellState) -> None:
-        page = await asyncio.to_thread(
-            _run,
-            billing.payment_history,
-            actor_id=shell.user_id,
-            workspace_id=shell.workspace_id,
-            limit=PAGE_SIZE,
-            offset=self.offset,
-        )
+        page = await in_workspace(shell, billing.payment_history, limit=PAGE_SIZE, offset=self.offset)
         self.total = page.total
         self.payments = [
             PaymentItem(
@@ -245,9 +224,7 @@ class BillingState(rx.State):
         self.opening_portal = True
         yield
         try:
-            url = await asyncio.to_thread(
-                _run, billing.portal_url, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            url = await in_workspace(shell, billing.portal_url)
         except ServiceError as error:
             self.opening_portal = False
             yield rx.toast.error(error.message)
@@ -258,12 +235,7 @@ class BillingState(rx.State):
     async def cancel_sandbox_subscription(self):
         shell = await self.get_state(ShellState)
         try:
-            signed = await asyncio.to_thread(
-                _run,
-                stripe_sandbox.sandbox_cancel_events,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-            )
+            signed = await in_workspace(shell, stripe_sandbox.sandbox_cancel_events)
             await send_to_webhook(signed)
         except ServiceError as error:
             yield rx.toast.error(error.message)
@@ -289,7 +261,7 @@ class BillingState(rx.State):
                 was = self.subscribed
             try:
                 tier = await asyncio.to_thread(
-                    _run, billing.current_subscription, actor_id=user_id, workspace_id=workspace_id
+                    run_in_session, billing.current_subscription, actor_id=user_id, workspace_id=workspace_id
                 )
             except ServiceError:
                 return  # no longer allowed (role changed): the next page load says so
@@ -357,7 +329,7 @@ class CheckoutState(rx.State):
         while True:
             try:
                 status = await asyncio.to_thread(
-                    _run, billing.checkout_status, actor_id=user_id, checkout_session_id=session_id
+                    run_in_session, billing.checkout_status, actor_id=user_id, checkout_session_id=session_id
                 )
             except ServiceError as error:
                 async with self:
@@ -438,7 +410,7 @@ class SandboxCheckoutState(rx.State):
             return
         try:
             shown = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 stripe_sandbox.sandbox_checkout,
                 actor_id=shell.user_id,
                 checkout_session_id=self.session_id,
@@ -456,7 +428,7 @@ class SandboxCheckoutState(rx.State):
         yield
         try:
             delivery = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 stripe_sandbox.sandbox_payment_events,
                 actor_id=shell.user_id,
                 checkout_session_id=self.session_id,

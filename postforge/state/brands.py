@@ -1,14 +1,11 @@
 """Brands page: list, create, edit and delete brand profiles (editors and admins write)."""
 
-import asyncio
-
 import reflex as rx
 from pydantic import BaseModel
 
-from postforge.db import session_scope
 from postforge.services.content import brands
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace, workspace_shell
 
 
 class BrandItem(BaseModel):
@@ -17,11 +14,6 @@ class BrandItem(BaseModel):
     tone_of_voice: str
     target_audience: str
     sample_count: int
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 class BrandsState(rx.State):
@@ -77,23 +69,14 @@ class BrandsState(rx.State):
     def set_delete_open(self, value: bool):
         self.delete_open = value
 
-    async def _context(self) -> tuple[int, int] | None:
-        shell = await self.get_state(ShellState)
-        if await shell.current_user() is None or not shell.workspace_id:
-            return None
-        return shell.user_id, shell.workspace_id
-
     @rx.event
     async def load(self):
-        context = await self._context()
-        if context is None:
+        shell = await workspace_shell(self)
+        if shell is None:
             self.brands = []
             return None
-        user_id, workspace_id = context
         try:
-            rows = await asyncio.to_thread(
-                _run, brands.list_brands, actor_id=user_id, workspace_id=workspace_id
-            )
+            rows = await in_workspace(shell, brands.list_brands)
         except ServiceError as error:
             self.brands = []
             return rx.toast.error(error.message)
@@ -120,14 +103,11 @@ class BrandsState(rx.State):
 
     @rx.event
     async def open_edit(self, brand_id: int):
-        context = await self._context()
-        if context is None:
+        shell = await workspace_shell(self)
+        if shell is None:
             return ShellState.require_login
-        user_id, workspace_id = context
         try:
-            brand = await asyncio.to_thread(
-                _run, brands.get_brand, actor_id=user_id, workspace_id=workspace_id, brand_id=int(brand_id)
-            )
+            brand = await in_workspace(shell, brands.get_brand, brand_id=int(brand_id))
         except ServiceError as error:
             return rx.toast.error(error.message)
         self._fill(brand.id, brand.name, brand.tone_of_voice, brand.target_audience, list(brand.sample_posts))
@@ -135,10 +115,9 @@ class BrandsState(rx.State):
 
     @rx.event
     async def save(self):
-        context = await self._context()
-        if context is None:
+        shell = await workspace_shell(self)
+        if shell is None:
             return ShellState.require_login
-        user_id, workspace_id = context
         fields = {
             "name": self.name,
             "tone_of_voice": self.tone_of_voice,
@@ -148,18 +127,9 @@ class BrandsState(rx.State):
         editing = self.editing_id
         try:
             if editing:
-                saved = await asyncio.to_thread(
-                    _run,
-                    brands.update_brand,
-                    actor_id=user_id,
-                    workspace_id=workspace_id,
-                    brand_id=editing,
-                    **fields,
-                )
+                saved = await in_workspace(shell, brands.update_brand, brand_id=editing, **fields)
             else:
-                saved = await asyncio.to_thread(
-                    _run, brands.create_brand, actor_id=user_id, workspace_id=workspace_id, **fields
-                )
+                saved = await in_workspace(shell, brands.create_brand, **fields)
         except ServiceError as error:
             # The dialog stays open with everything as typed.
             self.error, self.error_field = error.message, error.field or ""
@@ -174,18 +144,11 @@ class BrandsState(rx.State):
 
     @rx.event
     async def delete(self):
-        context = await self._context()
-        if context is None:
+        shell = await workspace_shell(self)
+        if shell is None:
             return ShellState.require_login
-        user_id, workspace_id = context
         try:
-            await asyncio.to_thread(
-                _run,
-                brands.delete_brand,
-                actor_id=user_id,
-                workspace_id=workspace_id,
-                brand_id=self.delete_id,
-            )
+            await in_workspace(shell, brands.delete_brand, brand_id=self.delete_id)
         except ServiceError as error:
             self.delete_open = False
             return rx.toast.error(error.message)

@@ -16,13 +16,12 @@ from dataclasses import asdict
 import reflex as rx
 from pydantic import BaseModel
 
-from postforge.db import session_scope
 from postforge.services.kernel.errors import ServiceError
 from postforge.services.media import library, quota
 from postforge.state import background
 from postforge.state.auth import sign_in_redirect
 from postforge.state.session_guard import still_signed_in
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, run_in_session, workspace_member
 
 THUMBNAIL_WAIT_SECONDS = 30  # how long the page watches for the worker's thumbnail after an upload
 
@@ -36,11 +35,6 @@ class MediaCard(BaseModel):
     thumbnail_url: str
     used_in_posts: int
     details: str  # "1200 x 800 · 240.5 KB" or "0:42 · 1920 x 1080 · 12.1 MB"
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 def _details(item: library.MediaView) -> str:
@@ -110,15 +104,9 @@ class MediaState(rx.State):
     def page_count(self) -> int:
         return max(1, -(-self.total // library.PAGE_SIZE))
 
-    async def _context(self) -> tuple[int, int] | None:
-        shell = await self.get_state(ShellState)
-        if await shell.current_user() is None or not shell.workspace_id:
-            return None
-        return shell.user_id, shell.workspace_id
-
     async def _reload(self, user_id: int, workspace_id: int) -> None:
         result = await asyncio.to_thread(
-            _run,
+            run_in_session,
             library.list_media,
             actor_id=user_id,
             workspace_id=workspace_id,
@@ -131,7 +119,7 @@ class MediaState(rx.State):
 
     @rx.event
     async def load(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             self.items = []
             return None
@@ -171,13 +159,13 @@ class MediaState(rx.State):
         if self.uploading or self.checking:
             return rx.toast.info("One upload at a time: wait for the current one to finish.")
         chosen = _parse(value)
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         user_id, workspace_id = context
         try:
             plan = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 library.start_upload,
                 actor_id=user_id,
                 workspace_id=workspace_id,
@@ -208,12 +196,12 @@ class MediaState(rx.State):
         self.uploading, self.upload_percent = False, 100
         error = str(result.get("error") or "")
         if error:
-            context = await self._context()
+            context = await workspace_member(self)
             if context is not None:
                 # Gone already is fine; the clean-up sweep catches anything left.
                 with contextlib.suppress(ServiceError):
                     await asyncio.to_thread(
-                        _run,
+                        run_in_session,
                         library.abort_upload,
                         actor_id=context[0],
                         workspace_id=context[1],
@@ -245,7 +233,7 @@ class MediaState(rx.State):
             job = dict(self._confirm)
         try:
             view = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 library.confirm_upload,
                 actor_id=user_id,
                 workspace_id=workspace_id,
@@ -291,13 +279,13 @@ class MediaState(rx.State):
 
     @rx.event
     async def save_alt(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         user_id, workspace_id = context
         try:
             await asyncio.to_thread(
-                _run,
+                run_in_session,
                 library.set_alt_text,
                 actor_id=user_id,
                 workspace_id=workspace_id,
@@ -323,14 +311,14 @@ class MediaState(rx.State):
 
     @rx.event
     async def delete(self):
-        context = await self._context()
+        context = await workspace_member(self)
         if context is None:
             return ShellState.require_login
         user_id, workspace_id = context
         self.delete_open = False
         try:
             await asyncio.to_thread(
-                _run,
+                run_in_session,
                 library.delete_media,
                 actor_id=user_id,
                 workspace_id=workspace_id,

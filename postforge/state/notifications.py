@@ -12,12 +12,11 @@ from collections.abc import Sequence
 import reflex as rx
 from pydantic import BaseModel
 
-from postforge.db import session_scope
 from postforge.services.alerts import notifications
 from postforge.services.alerts.notifications import NotificationItem
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, run_in_session
 
 BELL_SIZE = 20
 PAGE_SIZE = notifications.MAX_LIST
@@ -59,11 +58,6 @@ def notification_row(item: NotificationItem, zone: str) -> NotificationRow:
     )
 
 
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
-
-
 class NotificationsState(rx.State):
     unread: int = 0
     items: list[NotificationRow] = []  # the bell's list, newest first
@@ -92,7 +86,7 @@ class NotificationsState(rx.State):
             return []
         try:
             found = await asyncio.to_thread(
-                _run,
+                run_in_session,
                 notifications.list_notifications,
                 user_id=user_id,
                 workspace_id=workspace_id,
@@ -111,7 +105,7 @@ class NotificationsState(rx.State):
             return
         try:
             self.unread = await asyncio.to_thread(
-                _run, notifications.unread_count, user_id=user_id, workspace_id=workspace_id
+                run_in_session, notifications.unread_count, user_id=user_id, workspace_id=workspace_id
             )
         except ServiceError:
             self.unread = 0
@@ -142,7 +136,7 @@ class NotificationsState(rx.State):
             return None
         try:
             await asyncio.to_thread(
-                _run, notifications.mark_all_read, user_id=user_id, workspace_id=workspace_id
+                run_in_session, notifications.mark_all_read, user_id=user_id, workspace_id=workspace_id
             )
         except ServiceError as error:
             return rx.toast.error(error.message)

@@ -14,14 +14,13 @@ import asyncio
 import reflex as rx
 from pydantic import BaseModel
 
-from postforge.db import session_scope
 from postforge.platforms import rules
 from postforge.services.content import post_media, posts, slots
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
 from postforge.services.media import library
 from postforge.state.counting import count_off_loop
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace, run_in_session, workspace_shell
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> holds
 
@@ -106,11 +105,6 @@ class EditorMedia(BaseModel):
     kind: str
     alt_text: str
     thumbnail_url: str
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 def _check_all(jobs: list[tuple[str, str, str, int | None]]) -> dict[str, tuple[int, str]]:
@@ -225,9 +219,6 @@ class PostEditorState(rx.State):
 
     # --- Opening -------------------------------------------------------------------------------------
 
-    async def _shell(self) -> ShellState:
-        return await self.get_state(ShellState)
-
     def _reset_form(self) -> None:
         self.post_id, self.version, self.status = 0, 0, "draft"
         self.content, self.account_ids, self.overrides, self.schedule_local = "", [], {}, ""
@@ -238,9 +229,7 @@ class PostEditorState(rx.State):
         self.media, self.library_media, self.picker_open, self._media_touched = [], [], False, False
 
     async def _load_accounts(self, shell: ShellState) -> None:
-        rows = await asyncio.to_thread(
-            _run, posts.composer_accounts, actor_id=shell.user_id, workspace_id=shell.workspace_id
-        )
+        rows = await in_workspace(shell, posts.composer_accounts)
         self.accounts = [
             EditorAccount(
                 id=row.id,
@@ -254,16 +243,10 @@ class PostEditorState(rx.State):
             for row in rows
         ]
 
-    async def _writer(self) -> ShellState | None:
-        shell = await self._shell()
-        if await shell.current_user() is None or not shell.workspace_id:
-            return None
-        return shell
-
     @rx.event
     async def open_new(self, local_start: str = ""):
         """Start a new post; `local_start` ("YYYY-MM-DDTHH:MM" in the user's zone) prefills the time."""
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         if not shell.can_write:
@@ -284,27 +267,15 @@ class PostEditorState(rx.State):
 
     @rx.event
     async def open_edit(self, post_id: int):
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         self._reset_form()
         self.timezone = shell.user_timezone or shell.workspace_timezone or "UTC"
         try:
             await self._load_accounts(shell)
-            view = await asyncio.to_thread(
-                _run,
-                posts.get_post,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                post_id=int(post_id),
-            )
-            attached = await asyncio.to_thread(
-                _run,
-                post_media.attached_media,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                post_id=int(post_id),
-            )
+            view = await in_workspace(shell, posts.get_post, post_id=int(post_id))
+            attached = await in_workspace(shell, post_media.attached_media, post_id=int(post_id))
         except (ServiceError, ValueError, TypeError) as error:
             return rx.toast.error(getattr(error, "message", "That post could not be opened."))
         self._fill(view)
@@ -401,13 +372,11 @@ class PostEditorState(rx.State):
     @rx.event
     async def fill_next_slot(self):
         """Put the workspace's next free posting slot into the time field."""
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         try:
-            found = await asyncio.to_thread(
-                _run, slots.next_free_slot, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            found = await in_workspace(shell, slots.next_free_slot)
         except ServiceError as error:
             return rx.toast.error(error.message)
         if found is None:
@@ -443,7 +412,7 @@ class PostEditorState(rx.State):
         return await self._save(mode, saved_path, overwrite=False)
 
     async def _save(self, mode: str, saved_path: str, *, overwrite: bool):
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         self.errors, self.form_error = {}, ""
@@ -471,7 +440,7 @@ class PostEditorState(rx.State):
         try:
             if self.post_id:
                 view = await asyncio.to_thread(
-                    _run,
+                    run_in_session,
                     posts.update_post,
                     post_id=self.post_id,
                     expected_version=self.version,
@@ -480,7 +449,9 @@ class PostEditorState(rx.State):
                     **fields,
                 )
             else:
-                view = await asyncio.to_thread(_run, posts.create_post, media_ids=media_ids, **fields)
+                view = await asyncio.to_thread(
+                    run_in_session, posts.create_post, media_ids=media_ids, **fields
+                )
         except posts.PostChanged:
             self.conflict_open = True  # keep everything typed; ask what to do
             return None
@@ -515,18 +486,12 @@ class PostEditorState(rx.State):
     @rx.event
     async def reload_latest(self):
         """The conflict prompt's "reload": show the newer version, dropping this editor's changes."""
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         self.conflict_open = False
         try:
-            view = await asyncio.to_thread(
-                _run,
-                posts.get_post,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                post_id=self.post_id,
-            )
+            view = await in_workspace(shell, posts.get_post, post_id=self.post_id)
         except ServiceError as error:
             self.is_open = False
             return rx.toast.error(error.message)
@@ -551,19 +516,12 @@ class PostEditorState(rx.State):
 
     @rx.event
     async def delete(self, saved_path: str = ""):
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         self.confirm_delete = False
         try:
-            await asyncio.to_thread(
-                _run,
-                posts.delete_post,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                post_id=self.post_id,
-                expected_version=self.version,
-            )
+            await in_workspace(shell, posts.delete_post, post_id=self.post_id, expected_version=self.version)
         except posts.PostChanged:
             self.conflict_open = True
             return None
@@ -577,13 +535,11 @@ class PostEditorState(rx.State):
     @rx.event
     async def open_picker(self):
         """Show the library's ready files to choose from (the newest page)."""
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         try:
-            page = await asyncio.to_thread(
-                _run, library.list_media, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            page = await in_workspace(shell, library.list_media)
         except ServiceError as error:
             return rx.toast.error(error.message)
         chosen = {item.id for item in self.media}
@@ -642,21 +598,14 @@ class PostEditorState(rx.State):
     @rx.event
     async def save_media_alt(self, media_id: int):
         """Alt text belongs to the file (every post showing it says the same): saved at once."""
-        shell = await self._writer()
+        shell = await workspace_shell(self)
         if shell is None:
             return ShellState.require_login
         item = next((item for item in self.media if item.id == int(media_id)), None)
         if item is None:
             return None
         try:
-            await asyncio.to_thread(
-                _run,
-                library.set_alt_text,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                media_id=item.id,
-                alt_text=item.alt_text,
-            )
+            await in_workspace(shell, library.set_alt_text, media_id=item.id, alt_text=item.alt_text)
         except ServiceError as error:
             return rx.toast.error(error.message)
         return None

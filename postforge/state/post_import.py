@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 from pydantic import BaseModel
 
 from postforge import routes
-from postforge.db import session_scope
 from postforge.services.content import csv_import
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace
 
 
 class ImportRowItem(BaseModel):
@@ -21,11 +18,6 @@ class ImportRowItem(BaseModel):
     local_time: str
     handles: str
     messages: str
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 class ImportState(rx.State):
@@ -88,14 +80,7 @@ class ImportState(rx.State):
         data = await upload.read(csv_import.MAX_BYTES + 1)
         self.file_name = upload.filename or "the file"
         try:
-            report = await asyncio.to_thread(
-                _run,
-                csv_import.check_csv,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                data=data,
-                timezone=self.zone,
-            )
+            report = await in_workspace(shell, csv_import.check_csv, data=data, timezone=self.zone)
         except ServiceError as error:
             self.file_error = error.message
             return rx.toast.error(error.message)
@@ -130,11 +115,9 @@ class ImportState(rx.State):
             return ShellState.require_login
         self.confirm_open, self.importing = False, True
         try:
-            result = await asyncio.to_thread(
-                _run,
+            result = await in_workspace(
+                shell,
                 csv_import.import_csv,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
                 data=self._data,
                 timezone=self.zone,
                 confirmed_rows=list(self._valid_rows),

@@ -18,8 +18,9 @@ from postforge.services.content import posts
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
 from postforge.services.tenancy import workspaces
+from postforge.state import paging
 from postforge.state.live import refresh_on_change
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace
 
 PAGE_SIZE = 25
 ALL = "all"
@@ -126,11 +127,6 @@ STATUS_COLORS = {
     "needs_review": "orange",
     "cancelled": "gray",
 }
-
-
-def _run(fn, *args, **kwargs):
-    with session_scope() as session:
-        return fn(session, *args, **kwargs)
 
 
 def _search(user_id: int, workspace_id: int, filters: dict) -> posts.PostPage:
@@ -249,11 +245,7 @@ class PostsState(rx.State):
 
     @rx.var
     def range_text(self) -> str:
-        if not self.total:
-            return "No posts"
-        first = self.page * PAGE_SIZE + 1
-        last = min(self.total, first + PAGE_SIZE - 1)
-        return f"{first}\u2013{last} of {self.total}"
+        return paging.range_text(self.page, PAGE_SIZE, self.total)
 
     @rx.var
     def has_previous(self) -> bool:
@@ -261,7 +253,7 @@ class PostsState(rx.State):
 
     @rx.var
     def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
+        return paging.has_next(self.page, PAGE_SIZE, self.total)
 
     @rx.var
     def all_selected(self) -> bool:
@@ -301,9 +293,7 @@ class PostsState(rx.State):
             return None
         self.zone = shell.user_timezone or shell.workspace_timezone or "UTC"
         try:
-            accounts = await asyncio.to_thread(
-                _run, posts.composer_accounts, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            accounts = await in_workspace(shell, posts.composer_accounts)
         except ServiceError as error:
             return rx.toast.error(error.message)
         self.account_options = [
@@ -369,13 +359,7 @@ class PostsState(rx.State):
     async def _load_details(self, post_id: int, shell: ShellState | None = None, *, quiet: bool = False):
         shell = shell or await self._shell()
         try:
-            view, metrics = await asyncio.to_thread(
-                _run,
-                post_metrics.post_with_metrics,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                post_id=post_id,
-            )
+            view, metrics = await in_workspace(shell, post_metrics.post_with_metrics, post_id=post_id)
         except ServiceError as error:
             self.detail_id, self.detail_destinations = 0, []
             return None if quiet else rx.toast.error(error.message)
@@ -491,7 +475,7 @@ class PostsState(rx.State):
 
     @rx.event
     async def next_page(self):
-        if (self.page + 1) * PAGE_SIZE < self.total:
+        if paging.has_next(self.page, PAGE_SIZE, self.total):
             self.page += 1
             return await self._fetch()
         return None
@@ -523,9 +507,7 @@ class PostsState(rx.State):
         if await shell.current_user() is None:
             return ShellState.require_login
         try:
-            result = await asyncio.to_thread(
-                _run, work, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            result = await in_workspace(shell, work)
         except ServiceError as error:
             if restore:
                 self.selected = list(restore)

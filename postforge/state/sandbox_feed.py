@@ -12,6 +12,7 @@ from postforge.db import session_scope
 from postforge.services.channels import sandbox_feed
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
+from postforge.state import paging
 from postforge.state.live import refresh_on_change
 from postforge.state.shell import ShellState
 
@@ -47,14 +48,11 @@ class SandboxFeedState(rx.State):
 
     @rx.var
     def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
+        return paging.has_next(self.page, PAGE_SIZE, self.total)
 
     @rx.var
     def range_text(self) -> str:
-        if not self.total:
-            return "No posts"
-        first = self.page * PAGE_SIZE + 1
-        return f"{first}\u2013{min(self.total, first + PAGE_SIZE - 1)} of {self.total}"
+        return paging.range_text(self.page, PAGE_SIZE, self.total)
 
     @rx.event
     async def load(self):

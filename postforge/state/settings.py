@@ -12,7 +12,7 @@ from postforge.services.identity import accounts_auth
 from postforge.services.kernel import timefmt
 from postforge.services.kernel.errors import ServiceError
 from postforge.services.tenancy import workspaces
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace, run_in_session
 
 ROLE_CHOICES = ["admin", "editor", "viewer"]
 
@@ -49,9 +49,9 @@ class InviteItem(BaseModel):
     expires: str
 
 
-def _run(fn, *args, **kwargs):
-    with session_scope() as session:
-        return fn(session, *args, **kwargs)
+def _as_member(fn, **fields):
+    """`_attempt`'s work for a workspace service call: `fn` as the member, in their open workspace."""
+    return lambda shell: run_in_session(fn, actor_id=shell.user_id, workspace_id=shell.workspace_id, **fields)
 
 
 class SettingsState(rx.State):
@@ -106,7 +106,7 @@ class SettingsState(rx.State):
 
     async def _reload_lists(self, shell: ShellState) -> None:
         rows = await asyncio.to_thread(
-            _run, accounts_auth.list_sessions, shell.user_id, current_token=shell.session_token
+            run_in_session, accounts_auth.list_sessions, shell.user_id, current_token=shell.session_token
         )
         self.sessions = [
             SessionItem(
@@ -121,7 +121,10 @@ class SettingsState(rx.State):
         self.members, self.invites, self.console_actions = [], [], []
         if shell.is_workspace_admin and shell.workspace_id:
             actions = await asyncio.to_thread(
-                _run, audit.for_workspace_admins, user_id=shell.user_id, workspace_id=shell.workspace_id
+                run_in_session,
+                audit.for_workspace_admins,
+                user_id=shell.user_id,
+                workspace_id=shell.workspace_id,
             )
             self.console_actions = [
                 ConsoleActionItem(
@@ -133,12 +136,8 @@ class SettingsState(rx.State):
                 )
                 for a in actions
             ]
-            members = await asyncio.to_thread(
-                _run, workspaces.list_members, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
-            invites = await asyncio.to_thread(
-                _run, workspaces.list_invites, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            members = await in_workspace(shell, workspaces.list_members)
+            invites = await in_workspace(shell, workspaces.list_invites)
             self.members = [
                 MemberItem(user_id=m.user_id, name=m.name, email=m.email, role=m.role) for m in members
             ]
@@ -176,7 +175,9 @@ class SettingsState(rx.State):
             shell.user_name, shell.user_timezone = user.name, user.timezone
 
         return await self._attempt(
-            lambda shell: _run(accounts_auth.update_profile, shell.user_id, name=name, timezone=zone),
+            lambda shell: run_in_session(
+                accounts_auth.update_profile, shell.user_id, name=name, timezone=zone
+            ),
             "Profile saved.",
             then=saved,
         )
@@ -190,7 +191,7 @@ class SettingsState(rx.State):
             return [rx.set_value("field-current_password", ""), rx.set_value("field-new_password", "")]
 
         return await self._attempt(
-            lambda shell: _run(
+            lambda shell: run_in_session(
                 accounts_auth.change_password,
                 shell.user_id,
                 current=current,
@@ -204,14 +205,15 @@ class SettingsState(rx.State):
     @rx.event
     async def revoke(self, session_id: int):
         return await self._attempt(
-            lambda shell: _run(accounts_auth.revoke_session, shell.user_id, int(session_id)), "Signed out."
+            lambda shell: run_in_session(accounts_auth.revoke_session, shell.user_id, int(session_id)),
+            "Signed out.",
         )
 
     @rx.event
     async def sign_out_everywhere(self):
         shell = await self._shell()
         if shell.signed_in:
-            await asyncio.to_thread(_run, accounts_auth.sign_out_everywhere, shell.user_id)
+            await asyncio.to_thread(run_in_session, accounts_auth.sign_out_everywhere, shell.user_id)
         return ShellState.sign_out
 
     @rx.event
@@ -222,13 +224,7 @@ class SettingsState(rx.State):
             self.invite_email = ""
 
         return await self._attempt(
-            lambda shell: _run(
-                workspaces.invite_member,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                email=email,
-                role=role,
-            ),
+            _as_member(workspaces.invite_member, email=email, role=role),
             f"Invitation sent to {email.strip()}.",
             then=sent,
         )
@@ -236,37 +232,21 @@ class SettingsState(rx.State):
     @rx.event
     async def revoke_invite(self, invite_id: int):
         return await self._attempt(
-            lambda shell: _run(
-                workspaces.revoke_invite,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                invite_id=int(invite_id),
-            ),
+            _as_member(workspaces.revoke_invite, invite_id=int(invite_id)),
             "Invitation withdrawn.",
         )
 
     @rx.event
     async def change_role(self, member_user_id: int, role: str):
         return await self._attempt(
-            lambda shell: _run(
-                workspaces.change_role,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                member_user_id=int(member_user_id),
-                role=role,
-            ),
+            _as_member(workspaces.change_role, member_user_id=int(member_user_id), role=role),
             "Role changed.",
         )
 
     @rx.event
     async def remove_member(self, member_user_id: int):
         return await self._attempt(
-            lambda shell: _run(
-                workspaces.remove_member,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                member_user_id=int(member_user_id),
-            ),
+            _as_member(workspaces.remove_member, member_user_id=int(member_user_id)),
             "Member removed.",
         )
 

@@ -1,7 +1,15 @@
 """What the app shell shows on every page: the signed-in member's workspace, its balance, and
-whether the member's email address still needs confirming."""
+whether the member's email address still needs confirming.
+
+Feature states act for that member through the helpers at the end: `workspace_shell` (or
+`workspace_member`, its two ids) re-checks the session in the event at hand, `in_workspace` runs a
+service call as the member in the open workspace, `run_in_session` runs any service call in a
+transaction of its own. Service calls block: they run in a worker thread, never on the event loop.
+"""
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 from pydantic import BaseModel
@@ -100,3 +108,35 @@ class ShellState(AuthState):
         except ServiceError as error:
             return rx.toast.error(error.message)
         return rx.toast.success(notice)
+
+
+T = TypeVar("T")
+
+
+def run_in_session(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`fn(session, *args, **kwargs)` in one transaction of its own (blocking: call it in a thread)."""
+    with session_scope() as session:
+        return fn(session, *args, **kwargs)
+
+
+async def in_workspace(shell: ShellState, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """`fn(session, actor_id=…, workspace_id=…, **kwargs)` for the shell's member in the workspace
+    they have open, in a worker thread; the service checks the membership and the role."""
+    return await asyncio.to_thread(
+        run_in_session, fn, actor_id=shell.user_id, workspace_id=shell.workspace_id, **kwargs
+    )
+
+
+async def workspace_shell(state: rx.State) -> ShellState | None:
+    """The tab's shell when its member is signed in (checked in this event) and has a workspace
+    open; None otherwise, and the caller sends them to sign in or shows nothing."""
+    shell = await state.get_state(ShellState)
+    if await shell.current_user() is None or not shell.workspace_id:
+        return None
+    return shell
+
+
+async def workspace_member(state: rx.State) -> tuple[int, int] | None:
+    """`workspace_shell` as (user id, workspace id), for states that pass the two on."""
+    shell = await workspace_shell(state)
+    return (shell.user_id, shell.workspace_id) if shell is not None else None

@@ -1,14 +1,11 @@
 """The posting-slots card: the workspace's weekly schedule, add several weekdays at one time, remove."""
 
-import asyncio
-
 import reflex as rx
 from pydantic import BaseModel
 
-from postforge.db import session_scope
 from postforge.services.content import slots
 from postforge.services.kernel.errors import ServiceError
-from postforge.state.shell import ShellState
+from postforge.state.shell import ShellState, in_workspace
 
 
 class SlotItem(BaseModel):
@@ -21,11 +18,6 @@ class DaySlots(BaseModel):
     weekday: int
     name: str
     slots: list[SlotItem]
-
-
-def _run(fn, **kwargs):
-    with session_scope() as session:
-        return fn(session, **kwargs)
 
 
 class SlotsState(rx.State):
@@ -57,9 +49,7 @@ class SlotsState(rx.State):
             self._show([])
             return None
         try:
-            rows = await asyncio.to_thread(
-                _run, slots.list_slots, actor_id=shell.user_id, workspace_id=shell.workspace_id
-            )
+            rows = await in_workspace(shell, slots.list_slots)
         except ServiceError as error:
             return rx.toast.error(error.message)
         self._show(rows)
@@ -82,13 +72,8 @@ class SlotsState(rx.State):
     async def add(self):
         shell = await self._shell()
         try:
-            rows = await asyncio.to_thread(
-                _run,
-                slots.add_slots,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                weekdays=list(self.chosen_days),
-                local_time=self.new_time,
+            rows = await in_workspace(
+                shell, slots.add_slots, weekdays=list(self.chosen_days), local_time=self.new_time
             )
         except ServiceError as error:
             self.error = error.message  # the chosen days and time stay as they were
@@ -100,13 +85,7 @@ class SlotsState(rx.State):
     async def remove(self, slot_id: int):
         shell = await self._shell()
         try:
-            rows = await asyncio.to_thread(
-                _run,
-                slots.remove_slot,
-                actor_id=shell.user_id,
-                workspace_id=shell.workspace_id,
-                slot_id=int(slot_id),
-            )
+            rows = await in_workspace(shell, slots.remove_slot, slot_id=int(slot_id))
         except (ServiceError, ValueError, TypeError) as error:
             return rx.toast.error(getattr(error, "message", "That slot could not be removed."))
         self._show(rows)
