@@ -1,11 +1,12 @@
-"""The OAuth 2 steps X and LinkedIn share around the authorization-code flow authlib runs.
+"""The OAuth 2 steps the standard-dialect platforms share around the authorization-code flow
+authlib runs (X, LinkedIn, YouTube; TikTok for its token answers).
 
 Not an adapter, and not every OAuth platform: Mastodon registers PostForge per instance and keeps
-its tokens for good, and the Meta platforms trade tokens at their Graph endpoints (`meta_graph`).
-For the standard dialect these functions hold what is the same: reading a token endpoint's
-answer, reading the member's profile with a new token, and renewing access with the refresh-token
-grant. Each adapter still says where its endpoints are, how its client authenticates and how its
-error answers read.
+its tokens for good, the Meta platforms trade tokens at their Graph endpoints (`meta_graph`), and
+TikTok refreshes in its own dialect. For the standard dialect these functions hold what is the
+same: reading a token endpoint's answer, reading the member's profile with a new token, and
+renewing access with the refresh-token grant. Each adapter still says where its endpoints are, how
+its client authenticates and how its error answers read.
 """
 
 from __future__ import annotations
@@ -85,12 +86,13 @@ def refresh_grant(
     label: str,
     client_id: str,
     client_secret: str = "",
+    describe: Callable[[httpx.Response], str] = error_message,
     **request: Any,
 ) -> dict[str, Any]:
     """POST the refresh-token grant; the token endpoint's answer, which carries an access token.
 
     `client_secret` goes in the form only when given (a client that authenticates with HTTP Basic
-    passes `auth=` instead). RefreshUnavailable when the platform can't be reached, is busy or
+    passes `auth=` instead); `describe` reads a refusal. RefreshUnavailable when the platform can't be reached, is busy or
     answers without a token: the stored tokens stay as they are. RefreshRevoked when it refuses
     the refresh token: only a reconnect helps.
     """
@@ -104,7 +106,7 @@ def refresh_grant(
         raise RefreshUnavailable(f"{label} could not renew access now ({response.status_code}).")
     if response.status_code != 200:
         raise RefreshRevoked(
-            f"{label} refused to renew access: {error_message(response)}. Reconnect the account.",
+            f"{label} refused to renew access: {describe(response)}. Reconnect the account.",
             http_status=response.status_code,
         )
     body = json_object(response)

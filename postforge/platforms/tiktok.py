@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from postforge.models.social import Platform
+from postforge.platforms import oauth2
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
@@ -60,7 +61,9 @@ from postforge.platforms.base import (
     TokenSet,
     Transient,
     Unknown,
+    bearer,
     classify_http_error,
+    json_object,
     retry_at_from_headers,
     send,
     upload_budget,
@@ -223,7 +226,7 @@ class TikTokAdapter(PlatformAdapter):
             raise RefreshUnavailable(f"Could not reach TikTok to renew access: {response.error}")
         if response.status_code == 429 or response.status_code >= 500:
             raise RefreshUnavailable(f"TikTok could not renew access now ({response.status_code}).")
-        body = _json(response)
+        body = json_object(response)
         if response.status_code != 200 or body.get("error") or not body.get("access_token"):
             detail = body.get("error_description") or body.get("error") or response.status_code
             raise RefreshRevoked(
@@ -488,12 +491,12 @@ def _api(client: httpx.Client, method: str, url: str, token: str, **kwargs: Any)
         client,
         method,
         url,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=UTF-8"},
+        headers={**bearer(token), "Content-Type": "application/json; charset=UTF-8"},
         **kwargs,
     )
     if not isinstance(response, httpx.Response):
         return response
-    body = _json(response)
+    body = json_object(response)
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
     code = str(error.get("code") or "")
     message = str(error.get("message") or "") or f"TikTok answered {response.status_code}."
@@ -549,24 +552,7 @@ def _skip(stream: BinaryIO, offset: int) -> None:
             left -= len(chunk)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def token_set(token: Mapping[str, Any]) -> TokenSet:
     """TikTok's token answer (or authlib's dict) as a TokenSet; scopes come comma-separated."""
-    expires_at = None
-    if token.get("expires_at"):
-        expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
-    elif token.get("expires_in"):
-        expires_at = datetime.fromtimestamp(time.time() + float(token["expires_in"]), UTC)
-    return TokenSet(
-        access_token=str(token["access_token"]),
-        refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
-        expires_at=expires_at,
-        scopes=" ".join(part for part in str(token.get("scope") or "").replace(",", " ").split() if part),
-    )
+    scopes = " ".join(part for part in str(token.get("scope") or "").replace(",", " ").split() if part)
+    return oauth2.token_set(token, scopes=scopes)

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from postforge.models.social import Platform
+from postforge.platforms import oauth2
 from postforge.platforms.base import (
     AccountCredentials,
     AccountProfile,
@@ -59,8 +60,10 @@ from postforge.platforms.base import (
     TokenSet,
     Transient,
     Unknown,
+    bearer,
     classify_http_error,
     error_message,
+    json_object,
     retry_at_from_headers,
     send,
     upload_budget,
@@ -172,11 +175,11 @@ class YouTubeAdapter(PlatformAdapter):
                 "GET",
                 f"{self.settings.youtube_api_base}/youtube/v3/videos",
                 params={"part": "statistics", "id": platform_post_id},
-                headers=_bearer(account.access_token),
+                headers=bearer(account.access_token),
             )
         if not isinstance(response, httpx.Response) or response.status_code != 200:
             return None
-        items = _json(response).get("items")
+        items = json_object(response).get("items")
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             return None
         statistics = items[0].get("statistics")
@@ -200,33 +203,19 @@ class YouTubeAdapter(PlatformAdapter):
         if not (settings.youtube_client_id and settings.youtube_client_secret):
             raise RefreshUnavailable(_NOT_CONFIGURED)
         with self.http() as client:
-            response = send(
+            # A refusal is invalid_grant: revoked, expired (unverified apps' tokens last 7 days) or
+            # the password changed.
+            answer = oauth2.refresh_grant(
                 client,
-                "POST",
                 self._token_url(),
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": account.refresh_token,
-                    "client_id": settings.youtube_client_id,
-                    "client_secret": settings.youtube_client_secret,
-                },
+                account.refresh_token,
+                label="Google",
+                client_id=settings.youtube_client_id,
+                client_secret=settings.youtube_client_secret,
+                describe=_google_error,
                 headers={"Accept": "application/json"},
             )
-        if not isinstance(response, httpx.Response):
-            raise RefreshUnavailable(f"Could not reach Google to renew access: {response.error}")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RefreshUnavailable(f"Google could not renew access now ({response.status_code}).")
-        if response.status_code != 200:
-            # invalid_grant: revoked, expired (unverified apps' tokens last 7 days) or password changed.
-            raise RefreshRevoked(
-                f"Google refused to renew access: {error_message(response) or response.status_code}. "
-                "Reconnect the account.",
-                http_status=response.status_code,
-            )
-        body = _json(response)
-        if not body.get("access_token"):
-            raise RefreshUnavailable("Google's renewal answer carried no access token.")
-        return token_set(body)
+        return token_set(answer)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -251,16 +240,14 @@ class YouTubeAdapter(PlatformAdapter):
         )
 
     def complete_oauth(self, token: Mapping[str, Any], *, instance_url: str = "") -> list[ConnectedAccount]:
-        access_token = token.get("access_token")
-        if not access_token:
-            raise ConnectFailed("Google sent no access token; try connecting again.")
+        access_token = oauth2.granted_access_token(token, "Google")
         with self.http() as client:
             response = send(
                 client,
                 "GET",
                 f"{self.settings.youtube_api_base}/youtube/v3/channels",
                 params={"part": "snippet", "mine": "true"},
-                headers=_bearer(str(access_token)),
+                headers=bearer(str(access_token)),
             )
         if not isinstance(response, httpx.Response):
             raise ConnectFailed(f"Could not reach YouTube to read your channel: {response.error}")
@@ -269,7 +256,7 @@ class YouTubeAdapter(PlatformAdapter):
                 f"YouTube did not share your channel: {error_message(response) or response.status_code}",
                 http_status=response.status_code,
             )
-        items = _json(response).get("items")
+        items = json_object(response).get("items")
         channel = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else None
         if channel is None or not channel.get("id"):
             raise ConnectFailed(
@@ -348,7 +335,7 @@ class _Upload:
             },
             json=video_resource(self.request.text, options),
             headers={
-                **_bearer(self.token),
+                **bearer(self.token),
                 "X-Upload-Content-Length": str(self.total),
                 "X-Upload-Content-Type": self.item.mime_type,
             },
@@ -373,7 +360,7 @@ class _Upload:
             "PUT",
             self.state["upload_url"],
             content=b"",
-            headers={**_bearer(self.token), "Content-Range": f"bytes */{self.total}"},
+            headers={**bearer(self.token), "Content-Range": f"bytes */{self.total}"},
         )
         if not isinstance(response, httpx.Response):
             return _not_created(response)  # asking creates nothing
@@ -421,7 +408,7 @@ class _Upload:
                     self.state["upload_url"],
                     content=chunk,
                     headers={
-                        **_bearer(self.token),
+                        **bearer(self.token),
                         "Content-Type": self.item.mime_type,
                         "Content-Range": f"bytes {offset}-{offset + size - 1}/{self.total}",
                     },
@@ -451,7 +438,7 @@ class _Upload:
     # -- the finished video ---------------------------------------------------------------------
 
     def _finished(self, response: httpx.Response) -> Outcome:
-        video = _json(response)
+        video = json_object(response)
         video_id = str(video.get("id") or "")
         if not video_id:
             return Unknown("YouTube finished the upload but did not say which video it made.")
@@ -472,11 +459,11 @@ class _Upload:
                 "GET",
                 f"{adapter.settings.youtube_api_base}/youtube/v3/videos",
                 params={"part": "status,processingDetails", "id": video_id},
-                headers=_bearer(self.token),
+                headers=bearer(self.token),
             )
             if not isinstance(response, httpx.Response) or response.status_code != 200:
                 break  # the upload succeeded; reading its progress is optional
-            items = _json(response).get("items")
+            items = json_object(response).get("items")
             video = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
             refused = _refusal(video)
             if refused:
@@ -531,7 +518,7 @@ def _not_created(outcome: Outcome) -> Outcome:
 
 
 def _reasons(response: httpx.Response) -> set[str]:
-    error = _json(response).get("error")
+    error = json_object(response).get("error")
     errors = error.get("errors") if isinstance(error, dict) else None
     if not isinstance(errors, list):
         return set()
@@ -572,10 +559,6 @@ def next_pacific_midnight(now: datetime | None = None) -> datetime:
     return midnight.astimezone(UTC)
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _count(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -586,25 +569,11 @@ def _count(value: Any) -> int | None:
     return None
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _google_error(response: httpx.Response) -> str:
+    return error_message(response) or str(response.status_code)
 
 
 def token_set(token: Mapping[str, Any]) -> TokenSet:
     """Google's token answer (or authlib's dict) as a TokenSet; no refresh token in a refresh
     answer means "keep the stored one"."""
-    expires_at = None
-    if token.get("expires_at"):
-        expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
-    elif token.get("expires_in"):
-        expires_at = datetime.fromtimestamp(time.time() + float(token["expires_in"]), UTC)
-    return TokenSet(
-        access_token=str(token["access_token"]),
-        refresh_token=str(token["refresh_token"]) if token.get("refresh_token") else None,
-        expires_at=expires_at,
-        scopes=" ".join(str(token.get("scope") or "").split()),
-    )
+    return oauth2.token_set(token, scopes=" ".join(str(token.get("scope") or "").split()))
